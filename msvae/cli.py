@@ -1,0 +1,58 @@
+"""The `msvae` command: one subcommand per stage, each registered by its own module.
+
+Every subcommand takes `--config FILE` and repeated `--set section.key=value`; errors
+that users can fix (bad config, bad input, unreachable services) end as one line on
+stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from msvae.config import ConfigError, load
+
+# Modules that define `register(subparsers, common)`; each adds its subcommands.
+COMMAND_MODULES = [
+    "msvae.services.commands",
+]
+
+
+class UserError(RuntimeError):
+    """A failure the user can fix; printed as one line without a traceback."""
+
+
+def common_parser() -> argparse.ArgumentParser:
+    """Options every subcommand shares."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--config", metavar="FILE", help="YAML config (default: built-in defaults)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config key, e.g. --set train.lr=3e-4 (repeatable)")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="msvae",
+        description="Train multi-source music VAEs at cluster scale with Ray and MLflow.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = common_parser()
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub, common)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        cfg = load(args.config, args.overrides)
+        return int(args.func(args, cfg) or 0)
+    except (ConfigError, UserError) as exc:
+        print(f"msvae: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("msvae: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,311 @@
+"""Typed configuration read by every stage: YAML files plus dotted `--set` overrides.
+
+Each section is a dataclass; a field's `metadata` may carry `choices`, `min` and `max`.
+Loading fails with one `ConfigError` line naming the bad key. Secrets never live here:
+they come from the environment (see `msvae.storage`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config problem, worded as one line that names the key."""
+
+
+def _f(default: Any, *, choices=None, min=None, max=None, doc: str = ""):  # noqa: A002
+    """A dataclass field with validation metadata."""
+    meta = {"choices": choices, "min": min, "max": max, "doc": doc}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class StorageConfig:
+    """Where data, checkpoints and artifacts live: `s3://bucket/prefix` or a local path."""
+
+    root: str = _f("s3://msvae", doc="base URI every stage writes under")
+    endpoint_url: str | None = _f(None, doc="S3 endpoint; None: AWS, or the embedded server")
+    region: str = _f("us-east-1")
+    retries: int = _f(5, min=0, max=50, doc="attempts on transient storage errors")
+
+
+@dataclass
+class ServicesConfig:
+    """The embedded services that `msvae services up` starts on loopback."""
+
+    host: str = _f("127.0.0.1")
+    state_dir: str = _f(".msvae", doc="state file, S3 data and MLflow db live here")
+    s3_port: int = _f(0, min=0, max=65535, doc="0: pick a free port")
+    mlflow_port: int = _f(0, min=0, max=65535, doc="0: pick a free port")
+    start_timeout_s: float = _f(90.0, min=1.0, max=1800.0)
+
+
+@dataclass
+class CorpusConfig:
+    """The built demo corpus."""
+
+    pieces: int = _f(32, min=1, max=10000)
+    seed: int = _f(0)
+    min_seconds: float = _f(20.0, min=1.0, max=600.0, doc="piece length floor, s")
+    max_seconds: float = _f(30.0, min=1.0, max=600.0, doc="piece length cap, s")
+    mix_only_pieces: int = _f(2, min=0, max=1000, doc="real recorded mixes without stems")
+
+
+@dataclass
+class DataConfig:
+    """Ingestion: decode, resample, loudness, align, window, features."""
+
+    sources: list[str] = _f(["mix", "instrument", "vocal", "ambience"],
+                            doc="slot order of the [sources, mels, frames] rows")
+    reference: str = _f("mix", doc="alignment reference source kind")
+    sample_rate: int = _f(16000, min=4000, max=96000, doc="Hz")
+    channels: str = _f("mono", choices=["mono", "stereo"])
+    target_lufs: float = _f(-23.0, min=-70.0, max=0.0, doc="LUFS, ITU-R BS.1770")
+    gate_lufs: float = _f(-60.0, min=-120.0, max=0.0, doc="below this a source is left as is")
+    max_offset_s: float = _f(1.0, min=0.0, max=30.0, doc="largest offset searched, s")
+    window_s: float = _f(2.048, min=0.1, max=60.0, doc="window length, s")
+    hop_s: float = _f(1.024, min=0.05, max=60.0, doc="window hop, s")
+    silence_db: float = _f(-50.0, min=-150.0, max=0.0, doc="window RMS floor, dBFS")
+    dedup_similarity: float = _f(0.995, min=0.0, max=1.0, doc="cosine over which a window is a duplicate")
+    n_fft: int = _f(1024, min=64, max=16384)
+    hop_length: int = _f(256, min=16, max=8192, doc="mel hop, samples")
+    n_mels: int = _f(64, min=8, max=512)
+    f_min: float = _f(0.0, min=0.0, max=48000.0, doc="Hz")
+    f_max: float | None = _f(None, doc="Hz; None: Nyquist")
+    read_cpus: float = _f(0.25, min=0.01, max=64.0, doc="CPUs per Ray Data task")
+
+
+@dataclass
+class ModelConfig:
+    """Which model and its size; `kind` picks one of the three."""
+
+    kind: str = _f("msvae", choices=["vae", "single", "msvae"])
+    channels: int = _f(64, min=4, max=2048)
+    levels: int = _f(2, min=1, max=8, doc="latent levels (time scales)")
+    latent_dim: int = _f(16, min=1, max=1024, doc="channels per latent level")
+    attention_depth: int = _f(2, min=0, max=32, doc="temporal self-attention blocks; 0: none")
+    heads: int = _f(4, min=1, max=64)
+    dropout: float = _f(0.0, min=0.0, max=0.9)
+
+
+@dataclass
+class ObjectiveConfig:
+    """The reshaped ELBO: beta schedule, free bits, KL balancing."""
+
+    beta_schedule: str = _f("linear", choices=["constant", "linear", "sigmoid", "cyclical"])
+    beta_max: float = _f(1.0, min=0.0, max=100.0)
+    warmup_steps: int = _f(1000, min=0, max=10_000_000)
+    cycles: int = _f(4, min=1, max=1000, doc="cyclical: M")
+    ratio: float = _f(0.5, min=0.0, max=1.0, doc="cyclical: R, share of a cycle spent rising")
+    free_bits: float = _f(0.0, min=0.0, max=100.0, doc="nats per latent group")
+    kl_balance: bool = _f(False)
+
+
+@dataclass
+class TrainConfig:
+    """Distributed training on Ray Train."""
+
+    workers: int = _f(2, min=1, max=4096)
+    use_gpu: bool = _f(False)
+    cpus_per_worker: float = _f(0.5, min=0.01, max=256.0)
+    batch_size: int = _f(16, min=1, max=65536, doc="per worker")
+    lr: float = _f(3e-4, min=0.0, max=10.0)
+    steps: int = _f(200, min=1, max=100_000_000)
+    grad_clip: float = _f(1.0, min=0.0, max=1e6)
+    checkpoint_every: int = _f(50, min=1, max=100_000_000)
+    eval_every: int = _f(50, min=1, max=100_000_000)
+    max_failures: int = _f(1, min=0, max=100)
+    seed: int = _f(0)
+    dataset: str | None = _f(None, doc="manifest or prepared-shards URI; None: the demo corpus")
+
+
+@dataclass
+class TuneConfig:
+    """Ray Tune sweeps."""
+
+    num_samples: int = _f(8, min=1, max=100000)
+    metric: str = _f("valid/recon_error_db")
+    mode: str = _f("min", choices=["min", "max"])
+    grace_period: int = _f(1, min=1, max=100000, doc="ASHA, in reports")
+    reduction_factor: int = _f(2, min=2, max=100)
+    trial_cpus: float = _f(0.5, min=0.01, max=256.0)
+
+
+@dataclass
+class TrackingConfig:
+    """MLflow tracking and registry."""
+
+    uri: str | None = _f(None, doc="tracking URI; None: the embedded server")
+    experiment: str = _f("msvae")
+    model_name: str = _f("msvae")
+
+
+@dataclass
+class Config:
+    """The whole configuration."""
+
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    services: ServicesConfig = field(default_factory=ServicesConfig)
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def flat(self) -> dict[str, Any]:
+        """Dotted key -> value, e.g. {'train.lr': 3e-4}; for MLflow params."""
+        return {f"{s}.{k}": v for s, sec in self.to_dict().items() for k, v in sec.items()}
+
+
+def _coerce(key: str, value: Any, tp: Any) -> Any:
+    """Check `value` against the annotation `tp`, converting only lossless cases."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(key, value, inner[0])
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        (item_tp,) = typing.get_args(tp)
+        return [_coerce(f"{key}[{i}]", v, item_tp) for i, v in enumerate(value)]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    raise ConfigError(f"{key}: unsupported type {tp}")
+
+
+def _check_range(key: str, value: Any, meta: dict) -> None:
+    if value is None:
+        return
+    if meta.get("choices") and value not in meta["choices"]:
+        raise ConfigError(f"{key}: {value!r} is not one of {meta['choices']}")
+    if meta.get("min") is not None and value < meta["min"]:
+        raise ConfigError(f"{key}: {value!r} is below the minimum {meta['min']}")
+    if meta.get("max") is not None and value > meta["max"]:
+        raise ConfigError(f"{key}: {value!r} is above the maximum {meta['max']}")
+
+
+def _build_section(name: str, cls: type, raw: dict) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{name}: expected a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in fields:
+            raise ConfigError(f"{name}.{key}: unknown key (known: {', '.join(fields)})")
+    values = {}
+    for key, value in raw.items():
+        full = f"{name}.{key}"
+        value = _coerce(full, value, hints[key])
+        _check_range(full, value, fields[key].metadata)
+        values[key] = value
+    return cls(**values)
+
+
+def _cross_checks(cfg: Config) -> None:
+    """Constraints that span fields."""
+    d = cfg.data
+    for s in d.sources:
+        if s.split(":")[0] not in ("mix", "instrument", "vocal", "ambience"):
+            raise ConfigError(f"data.sources: unknown source kind {s!r}")
+    if d.reference not in d.sources:
+        raise ConfigError(f"data.reference: {d.reference!r} is not in data.sources")
+    if d.hop_s > d.window_s:
+        raise ConfigError(f"data.hop_s: {d.hop_s} is longer than data.window_s {d.window_s}")
+    if cfg.model.channels % cfg.model.heads:
+        raise ConfigError(
+            f"model.heads: {cfg.model.heads} does not divide model.channels {cfg.model.channels}")
+    if cfg.corpus.min_seconds > cfg.corpus.max_seconds:
+        raise ConfigError("corpus.min_seconds: longer than corpus.max_seconds")
+
+
+def from_dict(raw: dict) -> Config:
+    """Build and validate a Config from nested plain data."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config: expected a mapping at the top level, got {type(raw).__name__}")
+    sections = {f.name: f.type for f in dataclasses.fields(Config)}
+    hints = typing.get_type_hints(Config)
+    for key in raw:
+        if key not in sections:
+            raise ConfigError(f"{key}: unknown section (known: {', '.join(sections)})")
+    cfg = Config(**{k: _build_section(k, hints[k], raw.get(k) or {}) for k in sections})
+    _cross_checks(cfg)
+    return cfg
+
+
+def _set_dotted(raw: dict, dotted: str) -> None:
+    """Apply one `section.key=value` override; the value is parsed as YAML."""
+    if "=" not in dotted:
+        raise ConfigError(f"{dotted}: an override must look like section.key=value")
+    key, text = dotted.split("=", 1)
+    parts = key.strip().split(".")
+    if len(parts) != 2 or not all(parts):
+        raise ConfigError(f"{key}: an override key must be section.key")
+    raw.setdefault(parts[0], {})
+    if not isinstance(raw[parts[0]], dict):
+        raise ConfigError(f"{parts[0]}: expected a mapping")
+    raw[parts[0]][parts[1]] = yaml.safe_load(text) if text.strip() else None
+
+
+def _read_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    base = raw.pop("extends", None) if isinstance(raw, dict) else None
+    if base:
+        merged = _read_yaml(path.parent / base)
+        for section, values in raw.items():
+            if isinstance(values, dict) and isinstance(merged.get(section), dict):
+                merged[section].update(values)
+            else:
+                merged[section] = values
+        return merged
+    return raw
+
+
+def load(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Load a YAML config (or the defaults when `path` is None) and apply overrides.
+
+    A file may name another with `extends: other.yaml`, relative to itself.
+    """
+    raw = _read_yaml(path) if path else {}
+    for item in overrides:
+        _set_dotted(raw, item)
+    return from_dict(raw)
