@@ -17,6 +17,7 @@ from msvae.config import ConfigError, load
 # Modules that define `register(subparsers, common)`; each adds its subcommands.
 COMMAND_MODULES = [
     "msvae.services.commands",
+    "msvae.demo",
 ]
 
 

@@ -1,0 +1,48 @@
+"""`msvae services up|down|status`: the embedded S3 and MLflow servers on loopback."""
+
+from __future__ import annotations
+
+import json
+
+from msvae.services import embedded
+
+
+def _up(args, cfg) -> int:
+    from msvae.cli import UserError
+
+    try:
+        embedded.up(cfg)
+    except embedded.ServiceError as exc:
+        raise UserError(str(exc)) from None
+    return 0
+
+
+def _down(args, cfg) -> int:
+    embedded.down(cfg)
+    return 0
+
+
+def _status(args, cfg) -> int:
+    report = embedded.status(cfg)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for name, info in report.items():
+            state = ("up" if info["answering"] else "not answering") if info["running"] else "down"
+            where = f"{info['endpoint']} (pid {info['pid']})" if "endpoint" in info else ""
+            print(f"{name:7s} {state:14s} {where}")
+    return 0 if all(i["answering"] for i in report.values()) else 1
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("services", help="start, stop or inspect the embedded S3 and MLflow servers",
+                       description=__doc__)
+    ssub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    ssub.add_parser("up", parents=[common], help="start both servers on free loopback ports "
+                    "(idempotent)").set_defaults(func=_up)
+    ssub.add_parser("down", parents=[common], help="stop exactly the servers `up` started"
+                    ).set_defaults(func=_down)
+    st = ssub.add_parser("status", parents=[common], help="report endpoints, pids and health; "
+                         "exit 1 unless both answer")
+    st.add_argument("--json", action="store_true", help="print the report as JSON")
+    st.set_defaults(func=_status)

@@ -1,0 +1,1 @@
+"""MLflow tracking and registry, written for rank 0 and the command line."""
