@@ -45,26 +45,40 @@ def endpoint_url(cfg: Config) -> str | None:
     """The S3 endpoint: the configured one, else the embedded server's, else None (AWS)."""
     if cfg.storage.endpoint_url:
         return cfg.storage.endpoint_url
+    if os.environ.get("MSVAE_S3_ENDPOINT"):
+        return os.environ["MSVAE_S3_ENDPOINT"]
     state = read_state(cfg)
     return state["s3"]["endpoint"] if state else None
+
+
+def _embedded(cfg: Config) -> bool:
+    """True when the endpoint is the embedded server recorded by `msvae services up`."""
+    state = read_state(cfg)
+    return bool(state) and endpoint_url(cfg) == state["s3"]["endpoint"]
 
 
 def credentials(cfg: Config) -> dict[str, str]:
     """S3 keys from the environment; the embedded server's dummy keys when none are set."""
     keys = {k: os.environ[k] for k in
             ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN") if k in os.environ}
-    if "AWS_ACCESS_KEY_ID" not in keys and endpoint_url(cfg) and not cfg.storage.endpoint_url:
+    if "AWS_ACCESS_KEY_ID" not in keys and _embedded(cfg):
         keys.update(_EMBEDDED_KEYS)
     return keys
 
 
 def worker_env(cfg: Config) -> dict[str, str]:
-    """Environment a Ray worker on another node needs to reach the same storage."""
-    env = dict(credentials(cfg))
+    """Environment a Ray worker on another node needs to reach the same storage.
+
+    Real keys are not shipped (runtime environments show in the Ray dashboard): nodes
+    get theirs from their own environment or instance role. Only the embedded server's
+    dummy keys travel.
+    """
+    env = {"AWS_DEFAULT_REGION": cfg.storage.region}
     url = endpoint_url(cfg)
     if url:
         env["MSVAE_S3_ENDPOINT"] = url
-    env["AWS_DEFAULT_REGION"] = cfg.storage.region
+    if "AWS_ACCESS_KEY_ID" not in os.environ and _embedded(cfg):
+        env.update(_EMBEDDED_KEYS)
     return env
 
 

@@ -1,0 +1,60 @@
+"""Figures people look at: mel spectrograms side by side, loss and KL curves (PNG)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def mel_grid(panels: dict[str, np.ndarray], sources: list[str], path: str | Path,
+             title: str = "") -> Path:
+    """One row per panel (e.g. reference, reconstruction), one column per source.
+
+    Each panel is [sources, mels, frames] in dB; all share one colour scale.
+    """
+    rows = list(panels)
+    fig, axes = plt.subplots(len(rows), len(sources), squeeze=False,
+                             figsize=(2.6 * len(sources), 2.0 * len(rows)))
+    lo = min(float(np.min(p)) for p in panels.values())
+    hi = max(float(np.max(p)) for p in panels.values())
+    for r, row in enumerate(rows):
+        for c, source in enumerate(sources):
+            ax = axes[r][c]
+            image = ax.imshow(panels[row][c], origin="lower", aspect="auto", vmin=lo, vmax=hi,
+                              cmap="magma")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(source, fontsize=9)
+            if c == 0:
+                ax.set_ylabel(row, fontsize=9)
+    fig.colorbar(image, ax=axes, shrink=0.8, label="dB")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def curves(series: dict[str, list[tuple[int, float]]], path: str | Path, title: str = "") -> Path:
+    """Metric curves against step, one axis per metric (e.g. loss, KL per level)."""
+    names = sorted(series)
+    fig, axes = plt.subplots(len(names), 1, squeeze=False, sharex=True,
+                             figsize=(7, 1.8 * max(1, len(names))))
+    for ax, name in zip(axes[:, 0], names):
+        steps, values = zip(*sorted(series[name])) if series[name] else ((), ())
+        ax.plot(steps, values, lw=1.2)
+        ax.set_ylabel(name, fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("step")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)

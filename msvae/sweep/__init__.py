@@ -1,0 +1,1 @@
+"""Ray Tune sweeps whose every trial is a full Ray Train run on the training code path."""

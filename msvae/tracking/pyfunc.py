@@ -1,0 +1,54 @@
+"""The MLflow model: a pyfunc whose `predict` turns log-mel windows into audio.
+
+Input: `x` float32 [n, sources, mels, frames] in dB and `mask` bool [n, sources]; all
+slots given -> reconstruction, none -> unconditional generation, some -> the rest
+generated conditioned on them (see msvae.generate). Output: float32 waveforms
+[n, sources, samples] at `data.sample_rate` Hz. Weights and config are artifacts, so
+the model loads back as this class, not a traced graph.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import mlflow.pyfunc
+
+
+class MsvaePyfunc(mlflow.pyfunc.PythonModel):
+    def load_context(self, context):
+        import torch
+        import yaml
+
+        from msvae.config import from_dict
+        from msvae.model import build_model
+
+        with open(context.artifacts["config"]) as fh:
+            self.cfg = from_dict(yaml.safe_load(fh))
+        self.model = build_model(self.cfg)
+        self.model.load_state_dict(torch.load(context.artifacts["weights"], map_location="cpu"))
+        self.model.eval()
+
+    def predict(self, context, model_input, params=None):
+        import torch
+
+        from msvae.generate import complete
+        from msvae.listen import mel_to_wave
+
+        x = torch.as_tensor(np.asarray(model_input["x"], dtype=np.float32))
+        mask = torch.as_tensor(np.asarray(model_input["mask"], dtype=bool))
+        mel = complete(self.model, x, mask, self.cfg, seed=int((params or {}).get("seed", 0)))
+        return mel_to_wave(mel, self.cfg.data).numpy().astype(np.float32)
+
+
+def signature(cfg):
+    """Input and output schema for `cfg`'s window shape."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ParamSchema, ParamSpec, Schema, TensorSpec
+
+    from msvae.features import window_frames, window_samples
+
+    s, m, t = len(cfg.data.sources), cfg.data.n_mels, window_frames(cfg.data)
+    return ModelSignature(
+        inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, s, m, t), "x"),
+                       TensorSpec(np.dtype(bool), (-1, s), "mask")]),
+        outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, s, window_samples(cfg.data)))]),
+        params=ParamSchema([ParamSpec("seed", "long", 0)]))

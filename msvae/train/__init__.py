@@ -1,0 +1,1 @@
+"""Distributed training on Ray Train: the worker loop, checkpoints and the driver."""

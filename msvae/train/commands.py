@@ -1,0 +1,42 @@
+"""`msvae train`: one distributed training run, tracked and registered in MLflow."""
+
+from __future__ import annotations
+
+import json
+
+
+def _train(args, cfg) -> int:
+    from msvae.cli import UserError
+    from msvae.tracking.connect import TrackingError
+    from msvae.train.finish import finish
+    from msvae.train.launch import TrainingError, train
+
+    try:
+        result = train(cfg, run_name=args.resume or args.run_name, resume=bool(args.resume))
+        registered = finish(result)
+    except (TrainingError, TrackingError) as exc:
+        raise UserError(str(exc)) from None
+    summary = {"run_name": result.run_name, "mlflow_run_id": result.mlflow_run_id,
+               "steps": result.metrics.get("step"), "seconds": round(result.seconds, 1),
+               "valid": {k.split("/", 1)[1]: v for k, v in result.metrics.items()
+                         if k.startswith("valid/")},
+               "model": registered.uri, "version": registered.version,
+               "champion": registered.champion}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"run {result.run_name}: {summary['steps']} steps in {summary['seconds']} s, "
+              f"valid recon error {registered.score_db:.2f} dB")
+        print(f"registered {registered.name} version {registered.version} as "
+              f"{'champion' if registered.champion else 'challenger'}: {registered.uri}")
+    return 0
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("train", parents=[common], help="train a model on Ray Train and "
+                       "register it in MLflow", description=__doc__)
+    p.add_argument("--run-name", help="name of the run (default: <model>-<time>-<random>)")
+    p.add_argument("--resume", metavar="RUN", help="continue the stopped run RUN from its "
+                   "latest checkpoint, into the same MLflow run")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=_train)

@@ -1,0 +1,26 @@
+"""The Ray datasets a training run reads: a manifest streamed through ingestion, or
+Parquet shards that `msvae prepare` materialised."""
+
+from __future__ import annotations
+
+from msvae import storage
+from msvae.config import Config
+
+MANIFEST_SUFFIXES = (".csv", ".jsonl", ".parquet")
+
+
+def default_dataset(cfg: Config) -> str:
+    """The demo corpus manifest that `msvae corpus build` writes by default."""
+    from msvae.corpus.build import default_out, MANIFEST_NAME
+
+    return storage.join(default_out(cfg), MANIFEST_NAME)
+
+
+def training_datasets(cfg: Config) -> dict:
+    """{"train": ..., "valid": ...} for `train.dataset` (the demo corpus when unset)."""
+    from msvae.data.pipeline import build_dataset, load_prepared
+
+    uri = cfg.train.dataset or default_dataset(cfg)
+    if uri.endswith(MANIFEST_SUFFIXES):
+        return {split: build_dataset(cfg, uri, split) for split in ("train", "valid")}
+    return {split: load_prepared(cfg, uri, split) for split in ("train", "valid")}

@@ -1,0 +1,144 @@
+"""The Ray Train worker loop: DDP steps over the streamed shard, validation, checkpoints.
+
+Every rank calls `ray.train.report` at the same steps (it is a barrier); rank 0 alone
+validates, writes checkpoints and logs to MLflow. A non-finite loss on any rank stops
+every rank at the same step and leaves the reason on the MLflow run for the driver.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import tempfile
+import time
+
+import ray.train
+import ray.train.torch
+import torch
+import torch.distributed as dist
+
+from msvae.config import Config, from_dict
+from msvae.metrics import evaluate
+from msvae.model import build_model
+from msvae.objective import loss as elbo_loss
+from msvae.train import checkpoint as ckpt
+from msvae.tracking.run_logger import RunLogger
+
+STOP_TAG = "msvae.stopped"
+
+
+def _all_finite(loss: torch.Tensor) -> bool:
+    """True when the loss is finite on every rank (one tiny all-reduce)."""
+    flag = torch.tensor([1.0 if torch.isfinite(loss).item() else 0.0])
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        if dist.get_backend() == "nccl":
+            flag = flag.to(loss.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+    return bool(flag.item() > 0.5)
+
+
+def _autocast(device: torch.device):
+    """bf16 autocast on GPU; full precision on CPU (bf16 there is slower, not faster)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _batches(shard, cfg: Config, device: torch.device, epoch: int):
+    return shard.iter_torch_batches(
+        batch_size=cfg.train.batch_size, drop_last=True, device=device,
+        local_shuffle_buffer_size=4 * cfg.train.batch_size,
+        local_shuffle_seed=cfg.train.seed + epoch)
+
+
+def _restore(model, optimizer) -> int:
+    """Load the latest reported checkpoint, if any; returns the step to start from."""
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is None:
+        return 0
+    with checkpoint.as_directory() as directory:
+        state = ckpt.load(directory)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    ckpt.set_rng_state(state["rng"])
+    return int(state["step"])
+
+
+def _report(step: int, metrics: dict, model, optimizer, rank: int, save: bool) -> None:
+    """Report at a barrier; rank 0 attaches the checkpoint when `save`."""
+    if save and rank == 0:
+        with tempfile.TemporaryDirectory() as directory:
+            ckpt.save(directory, _unwrap(model), optimizer, step)
+            ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(directory))
+    else:
+        ray.train.report(metrics)
+
+
+def _unwrap(model):
+    return model.module if hasattr(model, "module") else model
+
+
+def train_loop_per_worker(loop_config: dict) -> None:
+    """Entry point for each Ray Train worker; `loop_config` carries the config and run ids."""
+    cfg = from_dict(loop_config["config"])
+    context = ray.train.get_context()
+    rank = context.get_world_rank()
+    ckpt.seed_everything(cfg.train.seed)  # same init on every rank; DDP also broadcasts
+    torch.set_num_threads(max(1, int(cfg.train.cpus_per_worker)))
+    device = ray.train.torch.get_device()
+
+    model = ray.train.torch.prepare_model(build_model(cfg))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr)
+    step = _restore(model, optimizer)
+    ckpt.seed_everything(cfg.train.seed * 1000 + rank + step)
+
+    logger = RunLogger(loop_config["tracking_uri"], loop_config["mlflow_run_id"]) if rank == 0 else None
+    train_shard = ray.train.get_dataset_shard("train")
+    valid_shard = ray.train.get_dataset_shard("valid")
+    epoch, started, seen = step, time.perf_counter(), 0
+
+    while step < cfg.train.steps:
+        epoch_start = step
+        for batch in _batches(train_shard, cfg, device, epoch):
+            model.train()
+            with _autocast(device):
+                out = model(batch["x"], batch["mask"])
+                loss, parts = elbo_loss(out, batch["x"].float(), batch["mask"], step, cfg)
+            if not _all_finite(loss):
+                if logger:
+                    logger.stop(STOP_TAG, f"non-finite loss at step {step} "
+                                f"(recon={parts.get('recon', math.nan):.4g}, "
+                                f"kl={parts.get('kl', math.nan):.4g}); lower train.lr or "
+                                "raise train.grad_clip")
+                return
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.train.grad_clip > 0:
+                parts["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(
+                    model.parameters(), cfg.train.grad_clip))
+            optimizer.step()
+            step += 1
+            seen += batch["x"].shape[0]
+            if logger:
+                logger.metrics({f"train/{k}": v for k, v in parts.items()}, step)
+
+            checkpoint_now = step % cfg.train.checkpoint_every == 0 or step == cfg.train.steps
+            evaluate_now = step % cfg.train.eval_every == 0 or step == cfg.train.steps
+            if checkpoint_now or evaluate_now:
+                metrics = {"step": step, "train/loss": float(loss.detach()),
+                           "windows_per_s": seen / (time.perf_counter() - started)}
+                if evaluate_now and rank == 0:
+                    model.eval()
+                    with torch.no_grad(), _autocast(device):
+                        scores = evaluate(_unwrap(model), _batches(valid_shard, cfg, device, 0), cfg)
+                    metrics.update({f"valid/{k}": v for k, v in scores.items()})
+                    logger.metrics({k: v for k, v in metrics.items() if k != "step"}, step)
+                _report(step, metrics, model, optimizer, rank, save=checkpoint_now)
+            if step >= cfg.train.steps:
+                break
+        if step == epoch_start:
+            raise RuntimeError(f"rank {rank}: the train split yields no full batch of "
+                               f"{cfg.train.batch_size} windows; lower train.batch_size")
+        epoch += 1
+    if logger:
+        logger.flush()
