@@ -17,6 +17,8 @@ from msvae.config import ConfigError, load
 # Modules that define `register(subparsers, common)`; each adds its subcommands.
 COMMAND_MODULES = [
     "msvae.services.commands",
+    "msvae.train.commands",
+    "msvae.sweep.commands",
     "msvae.demo",
 ]
 

@@ -18,9 +18,13 @@ def default_dataset(cfg: Config) -> str:
 
 def training_datasets(cfg: Config) -> dict:
     """{"train": ..., "valid": ...} for `train.dataset` (the demo corpus when unset)."""
+    return datasets_for(cfg, cfg.train.dataset or default_dataset(cfg))
+
+
+def datasets_for(cfg: Config, uri: str) -> dict:
+    """{"train": ..., "valid": ...} from a manifest (streamed) or prepared shards."""
     from msvae.data.pipeline import build_dataset, load_prepared
 
-    uri = cfg.train.dataset or default_dataset(cfg)
     if uri.endswith(MANIFEST_SUFFIXES):
         return {split: build_dataset(cfg, uri, split) for split in ("train", "valid")}
     return {split: load_prepared(cfg, uri, split) for split in ("train", "valid")}
