@@ -17,9 +17,11 @@ from msvae.config import ConfigError, load
 # Modules that define `register(subparsers, common)`; each adds its subcommands.
 COMMAND_MODULES = [
     "msvae.services.commands",
+    "msvae.corpus.commands",
     "msvae.train.commands",
     "msvae.sweep.commands",
     "msvae.demo",
+    "msvae.data.commands",
 ]
 
 

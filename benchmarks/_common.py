@@ -1,0 +1,27 @@
+"""Shared helpers for benchmark scripts: timing medians and `name: value` output."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    """Median wall-clock seconds of `repeats` calls of `fn`."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def emit(figures: dict, json_path: str | None = None) -> None:
+    """Print `name: value` lines; also write the figures as JSON when `json_path` is set."""
+    for name, value in figures.items():
+        print(f"{name}: {value:.4g}" if isinstance(value, float) else f"{name}: {value}")
+    if json_path:
+        with open(json_path, "w") as fh:
+            json.dump(figures, fh, indent=2)

@@ -1,0 +1,36 @@
+"""`msvae prepare`: clean, align and window a manifest into Parquet shards in storage."""
+
+from __future__ import annotations
+
+import json
+
+
+def _prepare(args, cfg) -> int:
+    from msvae.cli import UserError
+    from msvae.corpus.manifest import ManifestError
+    from msvae.data.prepare import NothingUsable, prepare
+    from msvae.data.report import summary
+    from msvae.storage import StorageError
+
+    try:
+        report = prepare(cfg, args.manifest, args.out)
+    except (ManifestError, NothingUsable, StorageError) as exc:
+        raise UserError(str(exc)) from None
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for q in report["quarantined"]:
+            print(f"quarantined {q['uri']}: {q['reason']}")
+        print(summary(report))
+    return 0
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("prepare", parents=[common], description=__doc__,
+                       help="decode, align and window a manifest into Parquet shards")
+    p.add_argument("--manifest", required=True, metavar="URI",
+                   help="manifest file (csv/jsonl/parquet) or a folder holding manifest.csv")
+    p.add_argument("--out", required=True, metavar="URI",
+                   help="folder for split=<split>/ shards and report.json (s3:// or a path)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=_prepare)

@@ -1,0 +1,7 @@
+"""The one exception that quarantines an input instead of stopping the run."""
+
+from __future__ import annotations
+
+
+class Quarantine(ValueError):
+    """An input that cannot be used; `str(exc)` is the one-line reason the report shows."""

@@ -1,0 +1,43 @@
+"""`prepare`: materialise a manifest as Parquet shards plus `report.json` in storage.
+
+Layout under the output URI: `split=<split>/*.parquet` (columns x, mask, piece, start_s;
+the split is the folder) written by Ray Data through `storage.pyarrow_filesystem`, and
+`report.json` (see `msvae.data.report`).
+"""
+
+from __future__ import annotations
+
+import json
+
+from msvae import storage
+from msvae.config import Config
+from msvae.corpus.manifest import load_manifest
+from msvae.data import report as reports
+from msvae.data.pipeline import piece_dataset, windows
+
+REPORT_NAME = "report.json"
+SHARD_COLUMNS = ["x", "mask", "piece", "start_s", "split"]
+
+
+class NothingUsable(ValueError):
+    """Every input was quarantined or dropped; the report says why."""
+
+
+def prepare(cfg: Config, manifest_uri: str, out_uri: str) -> dict:
+    """Run the pipeline over every piece of the manifest; returns the report.
+
+    Raises ManifestError for an invalid manifest and NothingUsable (after writing the
+    report) when no window survives.
+    """
+    pieces = piece_dataset(cfg, load_manifest(cfg, manifest_uri)).materialize()
+    report = reports.merge(json.loads(r["report"])
+                           for r in pieces.select_columns(["report"]).iter_rows())
+    storage.ensure_bucket(cfg, out_uri)
+    storage.write_bytes(cfg, storage.join(out_uri, REPORT_NAME),
+                        json.dumps(report, indent=2).encode())
+    if report["windows_out"] == 0:
+        raise NothingUsable(f"nothing usable in {manifest_uri}: {reports.summary(report)}")
+    fs, path = storage.pyarrow_filesystem(cfg, out_uri)
+    windows(pieces, cfg, SHARD_COLUMNS).write_parquet(path, filesystem=fs,
+                                                      partition_cols=["split"])
+    return report
