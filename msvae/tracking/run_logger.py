@@ -31,7 +31,7 @@ class RunLogger:
         self._buffer = []
         self._last = time.monotonic()
 
-    def stop(self, tag: str, reason: str) -> None:
-        """Record why training stopped early, for the driver to raise."""
+    def tag(self, key: str, value: str) -> None:
+        """Set a tag now (e.g. why training stopped, or where it resumed)."""
         self.flush()
-        self.client.set_tag(self.run_id, tag, reason)
+        self.client.set_tag(self.run_id, key, value)

@@ -25,6 +25,7 @@ from msvae.train import checkpoint as ckpt
 from msvae.tracking.run_logger import RunLogger
 
 STOP_TAG = "msvae.stopped"
+RESUMED_TAG = "msvae.resumed_from_step"
 
 
 def _all_finite(loss: torch.Tensor) -> bool:
@@ -93,6 +94,8 @@ def train_loop_per_worker(loop_config: dict) -> None:
     ckpt.seed_everything(cfg.train.seed * 1000 + rank + step)
 
     logger = RunLogger(loop_config["tracking_uri"], loop_config["mlflow_run_id"]) if rank == 0 else None
+    if logger and step:
+        logger.tag(RESUMED_TAG, str(step))
     train_shard = ray.train.get_dataset_shard("train")
     valid_shard = ray.train.get_dataset_shard("valid")
     epoch, started, seen = step, time.perf_counter(), 0
@@ -106,7 +109,7 @@ def train_loop_per_worker(loop_config: dict) -> None:
                 loss, parts = elbo_loss(out, batch["x"].float(), batch["mask"], step, cfg)
             if not _all_finite(loss):
                 if logger:
-                    logger.stop(STOP_TAG, f"non-finite loss at step {step} "
+                    logger.tag(STOP_TAG, f"non-finite loss at step {step} "
                                 f"(recon={parts.get('recon', math.nan):.4g}, "
                                 f"kl={parts.get('kl', math.nan):.4g}); lower train.lr or "
                                 "raise train.grad_clip")

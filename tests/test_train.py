@@ -1,0 +1,95 @@
+"""Distributed training with real processes: Ray Train on local Ray, the S3 server, MLflow."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import mlflow
+import numpy as np
+import psutil
+import pytest
+import ray
+from mlflow import MlflowClient
+
+from msvae.config import load
+from msvae.tracking.connect import connect
+from msvae.train.finish import finish
+from msvae.train.launch import train
+from msvae.train.loop import RESUMED_TAG
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def local_ray():
+    yield
+    ray.shutdown()
+
+
+def _cfg(services, smoke_manifest, *overrides):
+    return load("configs/smoke.yaml", [f"services.state_dir={services.services.state_dir}",
+                                       f"train.dataset={smoke_manifest}", *overrides])
+
+
+def test_two_workers_train_checkpoint_register_and_generate(services, smoke_manifest, local_ray):
+    cfg = _cfg(services, smoke_manifest, "train.workers=2", "tracking.model_name=smoke2w")
+    result = train(cfg, run_name="two-workers")
+    assert result.metrics["step"] == cfg.train.steps
+    assert np.isfinite(result.metrics["valid/recon_error_db"])
+    registered = finish(result)
+    assert registered.champion and registered.version == "1"
+
+    model = mlflow.pyfunc.load_model("models:/smoke2w@champion")
+    inner = model.unwrap_python_model()
+    batch = result.valid.take_batch(2)
+    audio = model.predict({"x": batch["x"].astype(np.float32), "mask": batch["mask"]})
+    assert audio.shape[:2] == (2, len(cfg.data.sources))
+    assert np.isfinite(audio).all() and np.abs(audio).max() > 1e-4
+    generated = model.predict({"x": batch["x"].astype(np.float32),
+                               "mask": np.zeros_like(batch["mask"])})
+    assert generated.shape == audio.shape and inner.cfg.model.kind == cfg.model.kind
+
+    artifacts = {a.path for a in MlflowClient().list_artifacts(result.mlflow_run_id, "plots")}
+    assert {"plots/mel_reconstruction.png", "plots/curves.png"} <= artifacts
+    params = MlflowClient().get_run(result.mlflow_run_id).data.params
+    assert params["train.workers"] == "2"
+    assert not any("secret" in k.lower() or "msvae-local" in v for k, v in params.items())
+
+
+def _kill_a_worker_after(run_name: str, step: int, client: MlflowClient, experiment: str,
+                         killed: list) -> None:
+    """Wait until the run has logged `step`, then SIGKILL one Ray Train worker process."""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not killed:
+        found = client.get_experiment_by_name(experiment)
+        runs = client.search_runs([found.experiment_id],
+                                  f"tags.`msvae.run_name` = '{run_name}'") if found else []
+        history = client.get_metric_history(runs[0].info.run_id, "train/loss") if runs else []
+        if history and max(m.step for m in history) >= step:
+            for proc in psutil.process_iter(["cmdline"]):
+                if "RayTrainWorker" in " ".join(proc.info["cmdline"] or []):
+                    proc.kill()
+                    killed.append(proc.pid)
+                    return
+        time.sleep(0.5)
+
+
+def test_killed_worker_resumes_from_checkpoint(services, smoke_manifest, local_ray):
+    cfg = _cfg(services, smoke_manifest, "train.workers=2", "train.steps=16",
+               "train.checkpoint_every=4", "train.eval_every=8", "train.max_failures=2",
+               "tracking.experiment=resume-test")
+    client = MlflowClient(connect(cfg))
+    killed: list = []
+    killer = threading.Thread(target=_kill_a_worker_after,
+                              args=("resume", 6, client, "resume-test", killed), daemon=True)
+    killer.start()
+    result = train(cfg, run_name="resume")
+    killer.join(timeout=5)
+    assert killed, "no Ray Train worker was found to kill"
+    assert result.metrics["step"] == 16
+    runs = client.search_runs([client.get_experiment_by_name("resume-test").experiment_id],
+                              "tags.`msvae.run_name` = 'resume'")
+    assert len(runs) == 1
+    resumed = int(runs[0].data.tags[RESUMED_TAG])
+    assert resumed % 4 == 0 and 4 <= resumed < 16
