@@ -2,8 +2,8 @@
 # needs: Debian packages (as root, else a clear message), a venv in .venv, the package.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := fluidsynth fluid-soundfont-gm timgm6mb-soundfont festival megaglest-data \
-                openttd-opensfx ffmpeg
+APT_PACKAGES := fluidsynth fluid-soundfont-gm timgm6mb-soundfont festival festvox-kallpc16k \
+                megaglest-data openttd-opensfx ffmpeg
 PYTEST_ARGS ?=
 
 .PHONY: demo test install system-packages

@@ -59,6 +59,12 @@ class CorpusConfig:
     min_seconds: float = _f(20.0, min=1.0, max=600.0, doc="piece length floor, s")
     max_seconds: float = _f(30.0, min=1.0, max=600.0, doc="piece length cap, s")
     mix_only_pieces: int = _f(2, min=0, max=1000, doc="real recorded mixes without stems")
+    workers: int = _f(2, min=1, max=256, doc="render processes")
+    cache_dir: str = _f("~/.cache/msvae", doc="local render cache; MSVAE_CACHE_DIR overrides")
+    render_timeout_s: float = _f(120.0, min=1.0, max=3600.0,
+                                 doc="wall-clock bound on one FluidSynth/Festival call, s")
+    render_max_mb: int = _f(200, min=1, max=100_000,
+                            doc="output size bound on one FluidSynth/Festival call, MB")
 
 
 @dataclass
@@ -96,6 +102,9 @@ class ModelConfig:
     attention_depth: int = _f(2, min=0, max=32, doc="temporal self-attention blocks; 0: none")
     heads: int = _f(4, min=1, max=64)
     dropout: float = _f(0.0, min=0.0, max=0.9)
+    source_dropout: float = _f(0.25, min=0.0, max=0.9,
+                               doc="msvae training: chance an input source is hidden from the "
+                               "encoder yet still reconstructed, so it learns to fill stems")
 
 
 @dataclass
@@ -109,6 +118,8 @@ class ObjectiveConfig:
     ratio: float = _f(0.5, min=0.0, max=1.0, doc="cyclical: R, share of a cycle spent rising")
     free_bits: float = _f(0.0, min=0.0, max=100.0, doc="nats per latent group")
     kl_balance: bool = _f(False)
+    sigma_db: float = _f(5.0, min=0.01, max=100.0,
+                         doc="decoder noise std of the Gaussian likelihood, dB")
 
 
 @dataclass
