@@ -16,3 +16,12 @@ def services(tmp_path_factory):
     embedded.up(cfg, log=lambda *_: None)
     yield cfg
     embedded.down(cfg, log=lambda *_: None)
+
+
+@pytest.fixture(scope="session")
+def smoke_manifest(services):
+    """A small real corpus (configs/smoke.yaml's piece count) on the embedded S3 server."""
+    from msvae.corpus.build import build
+
+    cfg = load("configs/smoke.yaml", [f"services.state_dir={services.services.state_dir}"])
+    return build(cfg, "s3://msvae/corpus-smoke", cfg.corpus.pieces, cfg.corpus.seed).manifest

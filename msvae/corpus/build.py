@@ -49,6 +49,11 @@ class BuildResult:
     seconds: float  # wall-clock time of this call
 
 
+def default_out(cfg) -> str:
+    """Where `msvae corpus build` writes when no --out is given."""
+    return storage.join(cfg.storage.root, "corpus")
+
+
 def code_version() -> str:
     """A hash of this package's source: any change to the corpus code is a new build."""
     digest = hashlib.sha256()

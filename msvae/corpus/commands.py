@@ -15,10 +15,10 @@ def _user_error(exc: Exception):
 
 
 def _build(args, cfg) -> int:
-    from msvae.corpus.build import BuildError, build
+    from msvae.corpus.build import BuildError, build, default_out
     from msvae.corpus.proc import RenderError
 
-    out = args.out or storage.join(cfg.storage.root, "corpus")
+    out = args.out or default_out(cfg)
     pieces = args.pieces if args.pieces is not None else cfg.corpus.pieces
     seed = args.seed if args.seed is not None else cfg.corpus.seed
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import requests
 
 from msvae.config import Config
@@ -13,9 +15,11 @@ class TrackingError(RuntimeError):
 
 
 def tracking_uri(cfg: Config) -> str:
-    """The configured URI, else the embedded server's; an error when there is neither."""
+    """The configured URI, else MLFLOW_TRACKING_URI, else the embedded server's."""
     if cfg.tracking.uri:
         return cfg.tracking.uri
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
     state = read_state(cfg)
     if not state or "mlflow" not in state:
         raise TrackingError("no MLflow tracking server: run `msvae services up` "
