@@ -20,6 +20,8 @@ COMMAND_MODULES = [
     "msvae.corpus.commands",
     "msvae.train.commands",
     "msvae.sweep.commands",
+    "msvae.evaluation",
+    "msvae.generate_commands",
     "msvae.demo",
     "msvae.data.commands",
 ]

@@ -32,3 +32,33 @@ def complete(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, cfg: C
     if not bool(given.any()):
         return model.generate(n, frames)
     return model.generate(n, frames, cond_x=x, cond_mask=mask)
+
+
+def stems_to_windows(cfg: Config, stems: dict[str, str], max_seconds: float):
+    """Given stems {source: uri} -> (x [W, S, M, T] dB, mask [W, S]) over consecutive
+    windows of the longest stem, at most `max_seconds` long. Stems are taken as aligned."""
+    import numpy as np
+
+    from msvae.data.piece import load_source
+    from msvae.features import FLOOR_DB, log_mel, window_samples
+
+    length = window_samples(cfg.data)
+    waves = {}
+    for source, uri in stems.items():
+        if source not in cfg.data.sources:
+            raise ValueError(f"--stem {source}: not a source of this model "
+                             f"({', '.join(cfg.data.sources)})")
+        wave, _ = load_source(cfg, uri)
+        waves[source] = wave.mean(axis=0)
+    samples = min(max(len(w) for w in waves.values()), int(max_seconds * cfg.data.sample_rate))
+    count = max(1, samples // length)
+    x = torch.full((count, len(cfg.data.sources), cfg.data.n_mels, length // cfg.data.hop_length),
+                   FLOOR_DB)
+    mask = torch.zeros(count, len(cfg.data.sources), dtype=torch.bool)
+    for source, wave in waves.items():
+        slot = cfg.data.sources.index(source)
+        padded = np.zeros(count * length, dtype=np.float32)
+        padded[:min(len(wave), count * length)] = wave[:count * length]
+        x[:, slot] = log_mel(torch.from_numpy(padded.reshape(count, length)), cfg.data)
+        mask[:, slot] = True
+    return x, mask

@@ -12,6 +12,7 @@ import math
 import tempfile
 import time
 
+import ray
 import ray.train
 import ray.train.torch
 import torch
@@ -26,6 +27,17 @@ from msvae.tracking.run_logger import RunLogger
 
 STOP_TAG = "msvae.stopped"
 RESUMED_TAG = "msvae.resumed_from_step"
+NODES_TAG = "msvae.nodes"  # how many distinct Ray nodes the workers run on
+
+
+def _node_ids() -> list[str]:
+    """Every rank's Ray node id, gathered to all ranks."""
+    node = ray.get_runtime_context().get_node_id()
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return [node]
+    nodes = [None] * dist.get_world_size()
+    dist.all_gather_object(nodes, node)
+    return nodes
 
 
 def _all_finite(loss: torch.Tensor) -> bool:
@@ -94,8 +106,11 @@ def train_loop_per_worker(loop_config: dict) -> None:
     ckpt.seed_everything(cfg.train.seed * 1000 + rank + step)
 
     logger = RunLogger(loop_config["tracking_uri"], loop_config["mlflow_run_id"]) if rank == 0 else None
-    if logger and step:
-        logger.tag(RESUMED_TAG, str(step))
+    nodes = _node_ids()
+    if logger:
+        logger.tag(NODES_TAG, str(len(set(nodes))))
+        if step:
+            logger.tag(RESUMED_TAG, str(step))
     train_shard = ray.train.get_dataset_shard("train")
     valid_shard = ray.train.get_dataset_shard("valid")
     epoch, started, seen = step, time.perf_counter(), 0

@@ -1,0 +1,126 @@
+"""Ray Train overhead: the training loop on Ray Train against the same loop in plain PyTorch.
+
+Same windows (real corpus, processed once), same model, objective, optimiser and batch
+size. Plain: one process, one thread. Ray: `msvae.train.launch.make_trainer` with one,
+then two workers at one CPU each (the loop sets one torch thread per CPU). Throughput is
+measured inside each loop, start-up excluded; medians of --repeats runs.
+Needs the embedded services (`msvae services up`).
+
+    python benchmarks/train_overhead.py [--pieces 6] [--steps 60] [--repeats 3] [--json PATH]
+
+Prints ratio_ray_vs_plain (1 Ray worker / plain, steps/s) and ratio_2w_vs_1w (steps/s
+of two workers / one; each step of two workers takes twice the windows), plus the
+windows/s ratio of two workers to one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("RAY_DATA_DISABLE_PROGRESS_BARS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from _common import emit  # noqa: E402
+
+from msvae.config import load  # noqa: E402
+from msvae.corpus.build import build  # noqa: E402
+from msvae.corpus.manifest import load_manifest  # noqa: E402
+from msvae.data.piece import process_piece  # noqa: E402
+from msvae.model import build_model  # noqa: E402
+from msvae.objective import loss as elbo_loss  # noqa: E402
+
+WARMUP = 5  # steps excluded from the plain loop's timing
+
+
+def windows(cfg) -> tuple[np.ndarray, np.ndarray]:
+    """All windows of the corpus as x [N, S, M, T] dB and mask [N, S]."""
+    manifest = load_manifest(cfg, build(cfg, tempfile.gettempdir() + "/msvae-bench-corpus",
+                                        cfg.corpus.pieces, cfg.corpus.seed).manifest)
+    cols = ["piece", "source", "kind", "uri", "split"]
+    results = [process_piece(cfg, g[cols].to_dict("records"))
+               for _, g in manifest.groupby("piece")]
+    x = np.concatenate([r.x for r in results if len(r.x)]).astype(np.float32)
+    mask = np.concatenate([np.repeat(r.mask[None], len(r.x), 0) for r in results if len(r.x)])
+    return x, mask
+
+
+def plain_steps_per_s(cfg, x: np.ndarray, mask: np.ndarray) -> float:
+    """The loop's work (forward, ELBO, backward, clip, AdamW) in plain PyTorch, 1 thread."""
+    torch.set_num_threads(1)
+    torch.manual_seed(cfg.train.seed)
+    model = build_model(cfg)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr)
+    rng = np.random.default_rng(cfg.train.seed)
+    b = cfg.train.batch_size
+    for step in range(cfg.train.steps + WARMUP):
+        if step == WARMUP:
+            started = time.perf_counter()
+        idx = rng.choice(len(x), b, replace=False)
+        xb, mb = torch.from_numpy(x[idx]), torch.from_numpy(mask[idx])
+        loss, _ = elbo_loss(model(xb, mb), xb, mb, step, cfg)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+        optimizer.step()
+    return cfg.train.steps / (time.perf_counter() - started)
+
+
+def ray_steps_per_s(cfg, x: np.ndarray, mask: np.ndarray, workers: int) -> float:
+    """Steps/s of `make_trainer` with `workers` workers, from the loop's own windows/s."""
+    import dataclasses
+
+    import mlflow
+    import ray
+
+    from msvae.train.launch import make_trainer, resolved
+
+    cfg = resolved(cfg)
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, workers=workers))
+    data = ray.data.from_items([{"x": xi, "mask": mi} for xi, mi in zip(x, mask)])
+    mlflow.set_experiment("benchmarks")
+    with mlflow.start_run(run_name=f"train-overhead-{workers}w") as run:
+        pass
+    result = make_trainer(cfg, f"bench-{workers}w-{time.time_ns()}", run.info.run_id,
+                          {"train": data, "valid": data.limit(cfg.train.batch_size)}).fit()
+    windows_per_s = result.metrics["windows_per_s"]
+    return windows_per_s / (cfg.train.batch_size * workers)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="configs/default.yaml")
+    parser.add_argument("--pieces", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", metavar="PATH")
+    args = parser.parse_args()
+    cfg = load(args.config, [f"corpus.pieces={args.pieces}", f"train.steps={args.steps}",
+                             f"train.eval_every={args.steps}",
+                             f"train.checkpoint_every={args.steps}",
+                             "train.cpus_per_worker=1.0", "train.batch_size=8"])
+    import ray
+
+    from msvae.tracking.connect import connect
+
+    connect(cfg)
+    x, mask = windows(cfg)
+    ray.init(num_cpus=2, include_dashboard=False)
+    plain = statistics.median(plain_steps_per_s(cfg, x, mask) for _ in range(args.repeats))
+    one = statistics.median(ray_steps_per_s(cfg, x, mask, 1) for _ in range(args.repeats))
+    two = statistics.median(ray_steps_per_s(cfg, x, mask, 2) for _ in range(args.repeats))
+    emit({"windows": len(x), "model": cfg.model.kind, "steps": args.steps,
+          "plain_steps_per_s": plain, "ray_1w_steps_per_s": one, "ray_2w_steps_per_s": two,
+          "ratio_ray_vs_plain": one / plain, "ratio_2w_vs_1w": two / one,
+          "windows_ratio_2w_vs_1w": 2 * two / one}, args.json)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""What every model shares: the output record, dB scaling, input slots and generation.
+
+Models work in "units": dB mapped by a fixed affine map, u = (dB - DB_OFFSET) / DB_SCALE,
+so FLOOR_DB (-100) is -1 and 0 dB is +1. Never data-dependent, so any window scales alike.
+A model reads `in_slots` and reconstructs `out_slots` (source indices in cfg.data.sources);
+slots it does not produce hold FLOOR_DB (silence) in `recon`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from msvae.config import Config
+from msvae.features import FLOOR_DB
+
+DB_OFFSET = -50.0  # dB, maps to 0 units
+DB_SCALE = 50.0  # dB per unit
+
+
+@dataclass
+class ModelOutput:
+    """recon [B, S, M, T] dB; kl per level [B, D_l, T_l] nats; mu per level [B, D_l, T_l]."""
+
+    recon: torch.Tensor
+    kl: list[torch.Tensor]
+    mu: list[torch.Tensor]
+
+
+def to_units(db: torch.Tensor) -> torch.Tensor:
+    return (db - DB_OFFSET) / DB_SCALE
+
+
+def to_db(units: torch.Tensor) -> torch.Tensor:
+    return units * DB_SCALE + DB_OFFSET
+
+
+def output_slots(cfg: Config) -> list[int]:
+    """Source slots a model reconstructs (and the loss counts): the mix, or all for msvae."""
+    if cfg.model.kind == "msvae":
+        return list(range(len(cfg.data.sources)))
+    return [cfg.data.sources.index("mix")]
+
+
+class AudioVAE(nn.Module):
+    """Base: slot bookkeeping, padding, source dropout and `generate`.
+
+    Subclasses set `stride` (frames per top latent step) and define
+    encode_decode(u [B, S_in, M, T] units, seen [B, S_in] bool, sample) -> (y, kl, mu) and
+    prior(n, frames) -> y, where y is [B, S_out, M, >= frames] units for `out_slots`.
+    """
+
+    stride: int
+
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.n_sources = len(cfg.data.sources)
+        self.out_slots = output_slots(cfg)
+        self.in_slots = self.out_slots  # every model reads what it reconstructs
+        self.source_dropout = cfg.model.source_dropout if len(self.in_slots) > 1 else 0.0
+
+    def forward(self, x, mask, sample: bool | None = None) -> ModelOutput:
+        """x [B, S, M, T] dB, mask [B, S] presence; samples z in training, uses means in eval."""
+        sample = self.training if sample is None else sample
+        return self._run(x, mask, sample, hide=self.training and self.source_dropout > 0)
+
+    @torch.no_grad()
+    def generate(self, n: int, frames: int, cond_x=None, cond_mask=None) -> torch.Tensor:
+        """[n, S, M, frames] dB: prior samples, or given slots kept and the rest generated.
+
+        Rows whose model-read slots are all absent are sampled from the prior; the others
+        draw from the posterior given what is present.
+        """
+        free = self._place(self.prior(n, frames)[..., :frames])
+        if cond_x is None:
+            return free
+        cond_x = torch.as_tensor(cond_x, device=self.device).float()[..., :frames]
+        cond_mask = torch.as_tensor(cond_mask, device=self.device).bool()
+        filled = self._run(cond_x, cond_mask, sample=True, hide=False).recon
+        known = cond_mask[:, self.in_slots].any(dim=1)[:, None, None, None]
+        out = torch.where(known, filled, free)
+        return torch.where(cond_mask[..., None, None], cond_x, out)
+
+    def _run(self, x, mask, sample: bool, hide: bool) -> ModelOutput:
+        x = torch.as_tensor(x, device=self.device).float()
+        mask = torch.as_tensor(mask, device=self.device).bool()
+        seen = mask[:, self.in_slots]
+        if hide:  # hide each present source with chance p, never all of a row's sources
+            kept = seen & (torch.rand(seen.shape, device=seen.device) >= self.source_dropout)
+            seen = torch.where(kept.any(dim=1, keepdim=True), kept, seen)
+        u = torch.where(seen[..., None, None], to_units(x[:, self.in_slots]), -1.0)
+        frames = u.shape[-1]
+        u = F.pad(u, (0, -frames % self.stride), value=-1.0)
+        y, kl, mu = self.encode_decode(u, seen, sample)
+        return ModelOutput(self._place(y[..., :frames]), kl, mu)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def _place(self, y: torch.Tensor) -> torch.Tensor:
+        """[B, S_out, M, T] units -> [B, S, M, T] float32 dB, FLOOR_DB in slots not produced."""
+        y = y.float()  # bf16 steps are 0.25 dB near -50 dB: too coarse for the loss
+        if len(self.out_slots) == self.n_sources:
+            return to_db(y)
+        full = y.new_full((y.shape[0], self.n_sources, *y.shape[2:]), FLOOR_DB)
+        index = torch.tensor(self.out_slots, device=y.device)
+        return full.index_copy(1, index, to_db(y))

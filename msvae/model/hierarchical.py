@@ -1,0 +1,71 @@
+"""`single` and `msvae`: the improved model, a ladder VAE with attention.
+
+Bottom-up, the fused input stream is halved `levels` times; level l's feature sits at
+T / 2^(l+1) frames. Top-down, from a learned constant at the coarsest scale, each level
+draws z_l from q(z_l | h_l, d) (or the prior p(z_l | d) when generating) and adds it into
+the decoder state d, which is then refined and doubled in rate, as in ladder VAEs / NVAE.
+Temporal self-attention runs at the coarsest scale on both sides; one head per output slot
+turns d back into mels. `single` reads and writes the mix; `msvae` every source.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from msvae.config import Config
+from msvae.model.base import AudioVAE
+from msvae.model.blocks import ResBlock, TemporalAttention, down, up
+from msvae.model.encoder import SourceEncoder
+from msvae.model.latent import LadderLevel
+
+
+class LadderVAE(AudioVAE):
+    """Hierarchical VAE with `cfg.model.levels` latent levels at `channels` width."""
+
+    def __init__(self, cfg: Config, channels: int):
+        super().__init__(cfg)
+        mc, c, m = cfg.model, channels, cfg.data.n_mels
+        s_in, s_out = len(self.in_slots), len(self.out_slots)
+        self.stride, self.channels = 2 ** mc.levels, c
+        self.encoder = SourceEncoder(s_in, m, c, mc.heads, mc.dropout)
+        self.bottom_up = nn.ModuleList(
+            nn.Sequential(ResBlock(c, mc.dropout), down(c)) for _ in range(mc.levels))
+        self.enc_attention = TemporalAttention(c, mc.heads, mc.attention_depth, mc.dropout)
+        self.top = nn.Parameter(torch.zeros(1, c, 1))
+        self.levels = nn.ModuleList(LadderLevel(c, mc.latent_dim) for _ in range(mc.levels))
+        self.dec_attention = TemporalAttention(c, mc.heads, mc.attention_depth, mc.dropout)
+        self.refine = nn.ModuleList(ResBlock(c, mc.dropout) for _ in range(mc.levels))
+        self.ups = nn.ModuleList(up(c) for _ in range(mc.levels))
+        self.out = nn.Sequential(
+            ResBlock(c, mc.dropout), nn.Conv1d(c, s_out * c, 1), nn.SiLU(),
+            nn.Conv1d(s_out * c, s_out * m, 3, padding=1, groups=s_out))  # a head per slot
+        self.s_out, self.n_mels = s_out, m
+
+    def encode_decode(self, u, seen, sample):
+        h = self.encoder(u, seen)
+        features = []
+        for stage in self.bottom_up:
+            h = stage(h)
+            features.append(h)
+        features[-1] = self.enc_attention(features[-1])
+        return self._top_down(features, u.shape[0], features[-1].shape[-1], sample)
+
+    def prior(self, n, frames):
+        y, _, _ = self._top_down(None, n, -(-frames // self.stride), True)
+        return y
+
+    def _top_down(self, features, n: int, steps: int, sample: bool):
+        """Decode from the top level down; features None samples every level's prior."""
+        d = self.top.expand(n, -1, steps)
+        kls, mus = [], []
+        for i in reversed(range(len(self.levels))):
+            d, kl, mu = self.levels[i](d, None if features is None else features[i], sample)
+            d = self.refine[i](d)
+            if i == len(self.levels) - 1:
+                d = self.dec_attention(d)
+            d = self.ups[i](d)
+            kls.insert(0, kl)
+            mus.insert(0, mu)
+        y = self.out(d)
+        return y.view(n, self.s_out, self.n_mels, y.shape[-1]), kls, mus

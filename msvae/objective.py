@@ -1,0 +1,102 @@
+"""The reshaped ELBO: Gaussian reconstruction, beta schedules, free bits, KL balancing.
+
+loss = recon + beta(step) * sum_l w_l * sum_d max(free_bits, KL_{l,d})   (nats per window)
+
+recon = 0.5 * sum((recon_dB - x_dB) / sigma_db)^2, the Gaussian negative log-likelihood
+(constant dropped) over present slots the model reconstructs, averaged over the batch. KL_{l,d} is latent
+group d (one channel) of level l, summed over time and averaged over the batch. w_l are
+KL-balancing weights (1 unless enabled). Collapse monitors live here too.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from msvae.config import Config, ObjectiveConfig
+from msvae.model import ModelOutput, output_slots
+
+SIGMOID_SLOPE = 12.0  # sigmoid schedule: beta goes from 0.25% to 99.75% over warm-up
+
+
+def beta_at(step: int, cfg: ObjectiveConfig) -> float:
+    """KL weight at `step` (0-based). W = warmup_steps, B = beta_max.
+
+    constant: B.  linear: B * min(1, step / W).
+    sigmoid: B / (1 + exp(-12 * (step / W - 0.5))), B from step W on.
+    cyclical (Fu et al. 2019): M cycles of P = W / M steps; tau = (step mod P) / P;
+    B * min(1, tau / R); B from step W on.
+    """
+    b, w = cfg.beta_max, cfg.warmup_steps
+    if cfg.beta_schedule == "constant" or step >= w:
+        return b
+    if cfg.beta_schedule == "linear":
+        return b * step / w
+    if cfg.beta_schedule == "sigmoid":
+        return b / (1.0 + math.exp(-SIGMOID_SLOPE * (step / w - 0.5)))
+    period = w / cfg.cycles
+    tau = (step % period) / period
+    return b if cfg.ratio == 0 else b * min(1.0, tau / cfg.ratio)
+
+
+def kl_per_dim(kl: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Per level [D_l]: elementwise KL summed over time, averaged over the batch, nats."""
+    return [k.float().flatten(2).sum(dim=2).mean(dim=0) for k in kl]
+
+
+def free_bits(groups: torch.Tensor, floor: float) -> torch.Tensor:
+    """Sum over groups of max(floor, KL_group) (Kingma et al. 2016), nats; no pull below floor."""
+    return groups.clamp_min(floor).sum()
+
+
+def balance_weights(kl: list[torch.Tensor]) -> torch.Tensor:
+    """KL-balancing weights [L] (NVAE): proportional to each level's KL per latent element,
+    mean 1, detached, so levels carrying little information are pushed less toward collapse."""
+    per_unit = torch.stack([k.detach().float().mean() for k in kl]).clamp_min(1e-8)
+    return len(kl) * per_unit / per_unit.sum()
+
+
+def loss(out: ModelOutput, x, mask, step: int, cfg: Config) -> tuple[torch.Tensor, dict]:
+    """Negative reshaped ELBO per window and its parts as floats for logging."""
+    o, slots = cfg.objective, output_slots(cfg)
+    x = torch.as_tensor(x, device=out.recon.device).float()
+    present = torch.as_tensor(mask, device=out.recon.device).bool()[:, slots]
+    diff = (out.recon[:, slots].float() - x[:, slots])[present]  # [n, M, T] dB
+    recon = 0.5 * (diff / o.sigma_db).pow(2).sum() / x.shape[0]
+    groups = kl_per_dim(out.kl)
+    floored = torch.stack([free_bits(g, o.free_bits) for g in groups])
+    beta = beta_at(step, o)
+    if o.kl_balance and beta < o.beta_max:  # balance during warm-up only, as NVAE does
+        floored = floored * balance_weights(out.kl)
+    total = recon + beta * floored.sum()
+    raw = [float(g.detach().sum()) for g in groups]
+    metrics = {"loss": float(total.detach()), "recon": float(recon.detach()),
+               "kl": sum(raw), "beta": beta,
+               "recon_rmse_db": float(diff.detach().pow(2).mean().sqrt()) if diff.numel()
+               else math.nan}
+    metrics.update({f"kl/level{i}": v for i, v in enumerate(raw)})
+    return total, metrics
+
+
+def unit_moments(mu: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Per level [3, D_l]: count, sum and sum of squares of posterior means over windows
+    and time steps, float64; add them across batches, then call `active_units`."""
+    out = []
+    for m in mu:
+        flat = m.detach().double().transpose(0, 1).flatten(1)  # [D, B * T]
+        out.append(torch.stack([torch.full_like(flat[:, 0], flat.shape[1]),
+                                flat.sum(dim=1), flat.pow(2).sum(dim=1)]))
+    return out
+
+
+def active_units(moments: list[torch.Tensor], threshold: float = 0.01) -> list[int]:
+    """Active units per level (Burda et al. 2015): Var_x(E_q[z_d]) > threshold.
+
+    A unit is one latent channel; its posterior mean is pooled over windows and time steps.
+    """
+    counts = []
+    for n, s1, s2 in moments:
+        var = s2 / n - (s1 / n) ** 2
+        counts.append(int((var > threshold).sum()))
+    return counts
