@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 .PHONY: demo test install system-packages
 demo: install
-	$(VENV)/bin/msvae demo
+	$(VENV)/bin/msvae demo --config configs/demo.yaml
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "msvae.corpus.commands",
     "msvae.train.commands",
     "msvae.sweep.commands",
+    "msvae.compare.commands",
     "msvae.evaluation",
     "msvae.generate_commands",
     "msvae.demo",

@@ -82,7 +82,8 @@ class DataConfig:
     window_s: float = _f(2.048, min=0.1, max=60.0, doc="window length, s")
     hop_s: float = _f(1.024, min=0.05, max=60.0, doc="window hop, s")
     silence_db: float = _f(-50.0, min=-150.0, max=0.0, doc="window RMS floor, dBFS")
-    dedup_similarity: float = _f(0.995, min=0.0, max=1.0, doc="cosine over which a window is a duplicate")
+    dedup_similarity: float = _f(0.995, min=0.0, max=1.0,
+                                 doc="cosine over which a window is a duplicate")
     n_fft: int = _f(1024, min=64, max=16384)
     hop_length: int = _f(256, min=16, max=8192, doc="mel hop, samples")
     n_mels: int = _f(64, min=8, max=512)
@@ -153,6 +154,14 @@ class TuneConfig:
 
 
 @dataclass
+class CompareConfig:
+    """`msvae compare`: the paper's comparison at one shared budget."""
+
+    models: list[str] = _f(["vae", "single", "msvae"], doc="model kinds, the last is ours")
+    seeds: list[int] = _f([0, 1, 2], doc="one training run per model and seed")
+
+
+@dataclass
 class TrackingConfig:
     """MLflow tracking and registry."""
 
@@ -173,6 +182,7 @@ class Config:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
+    compare: CompareConfig = field(default_factory=CompareConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     def to_dict(self) -> dict:
@@ -262,6 +272,11 @@ def _cross_checks(cfg: Config) -> None:
     if cfg.model.channels % cfg.model.heads:
         raise ConfigError(
             f"model.heads: {cfg.model.heads} does not divide model.channels {cfg.model.channels}")
+    for kind in cfg.compare.models:
+        if kind not in ("vae", "single", "msvae"):
+            raise ConfigError(f"compare.models: unknown model kind {kind!r}")
+    if not cfg.compare.seeds:
+        raise ConfigError("compare.seeds: at least one seed")
     if cfg.corpus.min_seconds > cfg.corpus.max_seconds:
         raise ConfigError("corpus.min_seconds: longer than corpus.max_seconds")
 

@@ -28,10 +28,10 @@ def _write(cfg, mel: torch.Tensor, given: torch.Tensor, out: Path, stem: str) ->
 
 def _generate(args, cfg) -> int:
     from msvae.cli import UserError
+    from msvae.data.errors import Quarantine
     from msvae.features import window_frames
     from msvae.generate import complete, stems_to_windows
     from msvae.storage import StorageError
-    from msvae.data.errors import Quarantine
     from msvae.tracking.connect import TrackingError, connect
     from msvae.tracking.load import load_registered, with_model_settings
 

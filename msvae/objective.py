@@ -3,9 +3,9 @@
 loss = recon + beta(step) * sum_l w_l * sum_d max(free_bits, KL_{l,d})   (nats per window)
 
 recon = 0.5 * sum((recon_dB - x_dB) / sigma_db)^2, the Gaussian negative log-likelihood
-(constant dropped) over present slots the model reconstructs, averaged over the batch. KL_{l,d} is latent
-group d (one channel) of level l, summed over time and averaged over the batch. w_l are
-KL-balancing weights (1 unless enabled). Collapse monitors live here too.
+(constant dropped) over present slots the model reconstructs, averaged over the batch.
+KL_{l,d} is latent group d (one channel) of level l, summed over time and averaged over
+the batch. w_l are KL-balancing weights (1 unless enabled). Collapse monitors live here too.
 """
 
 from __future__ import annotations

@@ -25,3 +25,22 @@ def smoke_manifest(services):
 
     cfg = load("configs/smoke.yaml", [f"services.state_dir={services.services.state_dir}"])
     return build(cfg, "s3://msvae/corpus-smoke", cfg.corpus.pieces, cfg.corpus.seed).manifest
+
+
+@pytest.fixture(scope="session")
+def smoke_model(services, smoke_manifest):
+    """configs/smoke.yaml trained on 2 workers and registered as `smoke` (TrainResult,
+    Registered); Ray is shut down afterwards."""
+    import ray
+
+    from msvae.train.finish import finish
+    from msvae.train.launch import train
+
+    cfg = load("configs/smoke.yaml", [f"services.state_dir={services.services.state_dir}",
+                                      f"train.dataset={smoke_manifest}", "train.workers=2",
+                                      "tracking.model_name=smoke"])
+    try:
+        result = train(cfg, run_name="smoke-two-workers")
+        return result, finish(result)
+    finally:
+        ray.shutdown()

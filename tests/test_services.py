@@ -112,5 +112,6 @@ def test_tiny_model_registered_and_loaded_by_alias(services):
 
 def test_unreachable_tracking_fails_fast():
     cfg = load(overrides=["tracking.uri=http://127.0.0.1:9"])
-    with pytest.raises(TrackingError, match=r"^MLflow tracking server http://127.0.0.1:9 unreachable"):
+    with pytest.raises(TrackingError,
+                       match=r"^MLflow tracking server http://127.0.0.1:9 unreachable"):
         connect(cfg)

@@ -90,4 +90,6 @@ def load_prepared(cfg: Config, uri: str, split: str) -> ray.data.Dataset:
     if not storage.exists(cfg, folder):
         raise storage.StorageError(f"{folder}: no prepared shards for split {split!r}")
     fs, path = storage.pyarrow_filesystem(cfg, folder)
-    return ray.data.read_parquet(path, filesystem=fs).select_columns(TRAIN_COLUMNS)
+    # fractional CPUs: reads must fit beside training workers on a small machine
+    return ray.data.read_parquet(path, filesystem=fs, columns=TRAIN_COLUMNS,
+                                 ray_remote_args={"num_cpus": cfg.data.read_cpus})

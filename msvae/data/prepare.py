@@ -41,3 +41,26 @@ def prepare(cfg: Config, manifest_uri: str, out_uri: str) -> dict:
     windows(pieces, cfg, SHARD_COLUMNS).write_parquet(path, filesystem=fs,
                                                       partition_cols=["split"])
     return report
+
+
+def prepared_for(cfg: Config, manifest_uri: str) -> tuple[str, dict]:
+    """Shards for `manifest_uri` under `<storage.root>/prepared/<key>`, prepared once.
+
+    The key hashes the manifest's bytes and the data settings, so a changed corpus or
+    feature setting prepares anew and an unchanged one is reused. Returns (uri, report).
+    """
+    import dataclasses
+    import hashlib
+
+    from msvae.corpus.manifest import manifest_uri as resolve_manifest
+
+    manifest_uri = resolve_manifest(manifest_uri)
+    digest = hashlib.sha256(storage.read_bytes(cfg, manifest_uri))
+    digest.update(json.dumps(dataclasses.asdict(cfg.data), sort_keys=True).encode())
+    out = storage.join(cfg.storage.root, "prepared", digest.hexdigest()[:16])
+    marker = storage.join(out, "COMPLETE")  # written last: a cut-off prepare is redone
+    if storage.exists(cfg, marker):
+        return out, json.loads(storage.read_bytes(cfg, storage.join(out, REPORT_NAME)))
+    report = prepare(cfg, manifest_uri, out)
+    storage.write_bytes(cfg, marker, b"")
+    return out, report

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 
 from msvae import storage
 from msvae.config import Config
@@ -30,7 +31,7 @@ def read_source(cfg: Config, uri: str, *, opener: Callable | None = None,
             fs, path = storage.filesystem(cfg, uri)
         except Exception as exc:  # noqa: BLE001 - a malformed URI or endpoint
             raise Quarantine(f"unreadable URI ({type(exc).__name__}: {exc})") from None
-        opener = lambda p: fs.open(p, "rb")
+        opener = partial(fs.open, mode="rb")
     else:
         path = uri
     attempts = cfg.storage.retries + 1

@@ -80,12 +80,13 @@ def _wait_ready(name: str, entry: dict, timeout_s: float, extra_ready=lambda: Tr
     while time.monotonic() < deadline:
         if not _alive(entry):
             tail = Path(entry["log"]).read_text(errors="replace").strip().splitlines()[-1:]
-            raise ServiceError(f"{name} server exited at start: {tail[0] if tail else 'no output'}"
-                               f" (log: {entry['log']})")
+            last = tail[0] if tail else "no output"
+            raise ServiceError(f"{name} server exited at start: {last} (log: {entry['log']})")
         if extra_ready() and _answers(_health_url(name, entry)):
             return
         time.sleep(0.3)
-    raise ServiceError(f"{name} server did not answer within {timeout_s:.0f} s (log: {entry['log']})")
+    raise ServiceError(f"{name} server did not answer within {timeout_s:.0f} s "
+                       f"(log: {entry['log']})")
 
 
 def _bucket_of(cfg: Config) -> str | None:

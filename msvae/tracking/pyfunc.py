@@ -9,8 +9,8 @@ the model loads back as this class, not a traced graph.
 
 from __future__ import annotations
 
-import numpy as np
 import mlflow.pyfunc
+import numpy as np
 
 
 class MsvaePyfunc(mlflow.pyfunc.PythonModel):

@@ -11,7 +11,7 @@ MANIFEST_SUFFIXES = (".csv", ".jsonl", ".parquet")
 
 def default_dataset(cfg: Config) -> str:
     """The demo corpus manifest that `msvae corpus build` writes by default."""
-    from msvae.corpus.build import default_out, MANIFEST_NAME
+    from msvae.corpus.build import MANIFEST_NAME, default_out
 
     return storage.join(default_out(cfg), MANIFEST_NAME)
 

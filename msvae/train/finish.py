@@ -6,7 +6,6 @@ import math
 import tempfile
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import torch
 from mlflow import MlflowClient

@@ -66,7 +66,7 @@ def _run_info_uri(cfg: Config, run_name: str) -> str:
     return storage.join(cfg.storage.root, "runs", run_name, RUN_INFO)
 
 
-def _open_mlflow_run(cfg: Config, run_name: str, resume: bool) -> str:
+def _open_mlflow_run(cfg: Config, run_name: str, resume: bool, tags: dict) -> str:
     """The MLflow run id: the recorded one on resume, else a new run with params."""
     import mlflow
 
@@ -79,7 +79,7 @@ def _open_mlflow_run(cfg: Config, run_name: str, resume: bool) -> str:
     mlflow.set_experiment(cfg.tracking.experiment)
     with mlflow.start_run(run_name=run_name) as run:
         mlflow.log_params(public_params(cfg))
-        mlflow.set_tags({"msvae.model": cfg.model.kind, "msvae.run_name": run_name})
+        mlflow.set_tags({"msvae.model": cfg.model.kind, "msvae.run_name": run_name, **tags})
         mlflow.log_text(config_yaml(cfg), "config.yaml")
     storage.write_bytes(cfg, info_uri, json.dumps({"mlflow_run_id": run.info.run_id}).encode())
     return run.info.run_id
@@ -128,13 +128,17 @@ def make_trainer(cfg: Config, run_name: str, mlflow_run_id: str, datasets: dict,
             callbacks=callbacks))
 
 
-def train(cfg: Config, run_name: str | None = None, resume: bool = False) -> TrainResult:
-    """Fit one training run end to end (no registration); raises TrainingError."""
+def train(cfg: Config, run_name: str | None = None, resume: bool = False,
+          tags: dict | None = None) -> TrainResult:
+    """Fit one training run end to end (no registration); raises TrainingError.
+
+    `tags` go on a new MLflow run (e.g. `mlflow.parentRunId` to nest it)."""
     connect(cfg)
     init_ray(cfg)
     cfg = resolved(cfg)
-    run_name = run_name or f"{cfg.model.kind}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
-    mlflow_run_id = _open_mlflow_run(cfg, run_name, resume)
+    run_name = run_name or (f"{cfg.model.kind}-{time.strftime('%Y%m%d-%H%M%S')}-"
+                            f"{secrets.token_hex(2)}")
+    mlflow_run_id = _open_mlflow_run(cfg, run_name, resume, tags or {})
     started = time.perf_counter()
     datasets = training_datasets(cfg)
     trainer = make_trainer(cfg, run_name, mlflow_run_id, datasets)

@@ -22,8 +22,8 @@ from msvae.config import Config, from_dict
 from msvae.metrics import evaluate
 from msvae.model import build_model
 from msvae.objective import loss as elbo_loss
-from msvae.train import checkpoint as ckpt
 from msvae.tracking.run_logger import RunLogger
+from msvae.train import checkpoint as ckpt
 
 STOP_TAG = "msvae.stopped"
 RESUMED_TAG = "msvae.resumed_from_step"
@@ -71,7 +71,7 @@ def _restore(model, optimizer) -> int:
         return 0
     with checkpoint.as_directory() as directory:
         state = ckpt.load(directory)
-    model.load_state_dict(state["model"])
+    _unwrap(model).load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     ckpt.set_rng_state(state["rng"])
     return int(state["step"])
@@ -105,7 +105,8 @@ def train_loop_per_worker(loop_config: dict) -> None:
     step = _restore(model, optimizer)
     ckpt.seed_everything(cfg.train.seed * 1000 + rank + step)
 
-    logger = RunLogger(loop_config["tracking_uri"], loop_config["mlflow_run_id"]) if rank == 0 else None
+    logger = (RunLogger(loop_config["tracking_uri"], loop_config["mlflow_run_id"])
+              if rank == 0 else None)
     nodes = _node_ids()
     if logger:
         logger.tag(NODES_TAG, str(len(set(nodes))))
@@ -148,7 +149,8 @@ def train_loop_per_worker(loop_config: dict) -> None:
                 if evaluate_now and rank == 0:
                     model.eval()
                     with torch.no_grad(), _autocast(device):
-                        scores = evaluate(_unwrap(model), _batches(valid_shard, cfg, device, 0), cfg)
+                        scores = evaluate(_unwrap(model), _batches(valid_shard, cfg, device, 0),
+                                          cfg)
                     metrics.update({f"valid/{k}": v for k, v in scores.items()})
                     logger.metrics({k: v for k, v in metrics.items() if k != "step"}, step)
                 _report(step, metrics, model, optimizer, rank, save=checkpoint_now)

@@ -1,0 +1,41 @@
+"""`msvae compare`: vae, single and msvae trained at one budget over several seeds,
+scored on the held-out test pieces, with deltas in the paper's units."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+
+def _compare(args, cfg) -> int:
+    from msvae.cli import UserError
+    from msvae.compare import table
+    from msvae.compare.run import run_compare
+    from msvae.data.prepare import NothingUsable
+    from msvae.storage import StorageError
+    from msvae.tracking.connect import TrackingError
+    from msvae.train.launch import TrainingError
+
+    name = args.name or f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
+    quiet = args.json
+    try:
+        result = run_compare(cfg, name, log=(lambda *_: None) if quiet else print)
+    except (TrainingError, TrackingError, StorageError, NothingUsable) as exc:
+        raise UserError(str(exc)) from None
+    if args.json:
+        print(json.dumps(result, indent=2, default=lambda v: None if (
+            isinstance(v, float) and not math.isfinite(v)) else str(v)))
+    else:
+        print()
+        print(table.markdown(result["models"], result["deltas"], result["ours"]))
+        print(f"\nreport: {result['report_uri']} ({result['seconds']:.0f} s)")
+    return 0
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("compare", parents=[common], help="the paper's comparison: vae, single "
+                       "and msvae at one budget over seeds", description=__doc__)
+    p.add_argument("--name", help="name of the comparison (default: compare-<time>)")
+    p.add_argument("--json", action="store_true", help="print the table as JSON")
+    p.set_defaults(func=_compare)
