@@ -15,9 +15,8 @@ import soundfile as sf
 import torch
 import torchaudio
 
-from msvae.config import Config, DataConfig
-from msvae.features import db_to_power, window_frames
-from msvae.model import output_slots
+from msvae.config import DataConfig
+from msvae.features import db_to_power
 
 GRIFFIN_LIM_ITERS = 32
 
@@ -52,23 +51,3 @@ def write_wav(path: str | Path, wave: torch.Tensor, sample_rate: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, data.T if data.ndim == 2 else data, sample_rate, subtype="PCM_16")
     return path
-
-
-@torch.no_grad()
-def generate_wavs(model: torch.nn.Module, cfg: Config, out_dir: str | Path, n: int = 1,
-                  cond_x=None, cond_mask=None) -> list[Path]:
-    """Generate n windows and write `{i:03d}_{source}.wav` for each slot the model fills
-    (and each given one). cond_x [n, S, M, T] dB with cond_mask [n, S] conditions on the
-    present sources; without them the prior is sampled."""
-    frames = window_frames(cfg.data) if cond_x is None else int(cond_x.shape[-1])
-    mel = model.generate(n, frames, cond_x=cond_x, cond_mask=cond_mask)
-    waves = mel_to_wave(mel, cfg.data)
-    given = (torch.zeros(n, len(cfg.data.sources), dtype=torch.bool) if cond_mask is None
-             else torch.as_tensor(cond_mask).bool().cpu())
-    paths = []
-    for i in range(n):
-        for slot, source in enumerate(cfg.data.sources):
-            if slot in output_slots(cfg) or given[i, slot]:
-                paths.append(write_wav(Path(out_dir) / f"{i:03d}_{source}.wav",
-                                       waves[i, slot], cfg.data.sample_rate))
-    return paths

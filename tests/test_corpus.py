@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +16,6 @@ from msvae.corpus.importer import import_folder
 from msvae.corpus.manifest import SOURCE_KINDS, load_manifest
 
 COMMON_RATE = 16000  # Hz, the lowest file rate: every file is compared at this rate
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -42,26 +32,13 @@ def corpus(cfg, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def moto_cfg(cfg):
-    """cfg pointing at moto's standalone S3 server on a free loopback port."""
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.2)
+def moto_cfg(cfg, s3_endpoint):
+    """cfg pointing at moto's standalone S3 server, keys from the environment."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AWS_ACCESS_KEY_ID", "test")
         mp.setenv("AWS_SECRET_ACCESS_KEY", "test")
-        s3 = load(overrides=[f"corpus.cache_dir={cfg.corpus.cache_dir}",
-                             f"storage.endpoint_url=http://127.0.0.1:{port}"])
-        yield s3
-    proc.terminate()
-    proc.wait(10)
+        yield load(overrides=[f"corpus.cache_dir={cfg.corpus.cache_dir}",
+                              f"storage.endpoint_url={s3_endpoint}"])
 
 
 def _aligned_mono(row) -> np.ndarray:

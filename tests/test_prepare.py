@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -22,25 +18,9 @@ pytestmark = pytest.mark.slow
 BUCKET = "corpus"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    """A moto S3 server on loopback; yields its endpoint URL."""
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
-        assert time.time() < deadline and proc.poll() is None, "moto server did not start"
-        time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=30)
+def s3(s3_endpoint):
+    return s3_endpoint
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import torch
 
 from msvae.config import load
 from msvae.features import log_mel
-from msvae.listen import generate_wavs, mel_to_wave, write_wav
+from msvae.listen import mel_to_wave, write_wav
 from msvae.metrics import recon_error_db
 from msvae.model import build_model
 
@@ -36,16 +36,30 @@ def test_write_wav_reads_back(tmp_path):
     assert abs(data - wave.clamp(-1, 1).numpy()).max() < 1e-4
 
 
-def test_generate_wavs_unconditional_and_conditional(tmp_path):
-    torch.manual_seed(0)
-    vae_cfg = load(overrides=[*TINY, "model.kind=vae"])
-    paths = generate_wavs(build_model(vae_cfg).eval(), vae_cfg, tmp_path / "u", n=2)
-    assert sorted(p.name for p in paths) == ["000_mix.wav", "001_mix.wav"]
-    msvae = build_model(CFG).eval()
-    x = -50 + 10 * torch.randn(1, 4, 16, 32)
-    given = torch.tensor([[False, True, True, False]])  # instrument and vocal in
-    paths = generate_wavs(msvae, CFG, tmp_path / "c", n=1, cond_x=x, cond_mask=given)
-    assert len(paths) == 4
-    data, rate = sf.read(paths[0])
-    assert rate == CFG.data.sample_rate and len(data) == 32 * CFG.data.hop_length
+def test_complete_reconstructs_generates_or_fills_in():
+    """All slots given: reconstruction; none: prior; some: the rest conditioned on them."""
+    from msvae.generate import complete
 
+    torch.manual_seed(0)
+    model = build_model(CFG).eval()
+    x = -50 + 10 * torch.randn(2, 4, 16, 32)
+    everything = torch.ones(2, 4, dtype=torch.bool)
+    assert torch.equal(complete(model, x, everything, CFG), model(x, everything).recon)
+    nothing = torch.zeros_like(everything)
+    prior = complete(model, x, nothing, CFG, seed=3)
+    assert torch.equal(prior, complete(model, x + 30, nothing, CFG, seed=3))  # x is ignored
+    given = torch.tensor([[False, True, True, False]] * 2)  # instrument and vocal in
+    filled = complete(model, x, given, CFG, seed=3)
+    assert filled.shape == x.shape and not torch.equal(filled, prior)
+    assert torch.allclose(filled[:, 1:3], x[:, 1:3])  # the given stems are kept
+
+
+def test_vae_reads_only_the_mix():
+    from msvae.generate import complete, input_slots
+
+    vae_cfg = load(overrides=[*TINY, "model.kind=vae"])
+    assert input_slots(vae_cfg) == [0]
+    model = build_model(vae_cfg).eval()
+    x = -50 + 10 * torch.randn(1, 4, 16, 32)
+    mix_only = torch.tensor([[True, False, False, False]])
+    assert torch.equal(complete(model, x, mix_only, vae_cfg), model(x, mix_only).recon)
