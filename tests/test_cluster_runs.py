@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -56,14 +58,15 @@ def test_workers_spread_over_two_nodes(services, smoke_manifest):
 def ray_head(services, tmp_path):
     """A real `ray start --head` on loopback (auth disabled), stopped by its process group."""
     port, dashboard = _free_port(), _free_port()
+    temp = tempfile.mkdtemp(prefix="rh", dir="/tmp")  # Ray's socket paths must stay short
     env = dict(os.environ, RAY_AUTH_MODE="disabled", HOME=str(tmp_path),
                MSVAE_STATE_DIR=str(Path(services.services.state_dir).resolve()),
                PATH=f"{VENV_BIN}:{os.environ['PATH']}")
     head = subprocess.Popen(
         [str(VENV_BIN / "ray"), "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
          "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
-         f"--temp-dir={tmp_path / 'ray'}"], env=env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         f"--temp-dir={temp}"], env=env, start_new_session=True,
+        stdout=open(tmp_path / "head.log", "wb"), stderr=subprocess.STDOUT)
     address = f"http://127.0.0.1:{dashboard}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -74,13 +77,15 @@ def ray_head(services, tmp_path):
             time.sleep(1)
     else:
         os.killpg(head.pid, signal.SIGKILL)
-        pytest.fail("ray head did not start within 120 s")
+        pytest.fail("ray head did not start within 120 s: "
+                    + (tmp_path / "head.log").read_text()[-2000:])
     yield address, env
     os.killpg(head.pid, signal.SIGTERM)
     try:
         head.wait(timeout=90)
     except subprocess.TimeoutExpired:
         os.killpg(head.pid, signal.SIGKILL)
+    shutil.rmtree(temp, ignore_errors=True)
 
 
 def test_ray_job_submit_trains_and_registers(services, smoke_manifest, ray_head):
