@@ -53,19 +53,18 @@ def run_compare(cfg: Config, name: str, log=print) -> dict:
     """Train, score and report every (model, seed); returns the JSON-able result."""
     from msvae.corpus.build import build, default_out
     from msvae.data.pipeline import load_prepared
-    from msvae.data.prepare import prepared_for
     from msvae.metrics import evaluate
     from msvae.plots import curves, mel_grid
     from msvae.tracking.connect import connect
+    from msvae.train.datasets import prepared_dataset
     from msvae.train.finish import load_checkpoint_model
     from msvae.train.launch import init_ray, train
 
     connect(cfg)
     init_ray(cfg)
-    manifest = cfg.train.dataset or build(cfg, default_out(cfg), cfg.corpus.pieces,
-                                          cfg.corpus.seed).manifest
-    prepared, _ = prepared_for(cfg, manifest) if manifest.endswith(
-        (".csv", ".jsonl", ".parquet")) else (manifest, None)
+    if not cfg.train.dataset:
+        build(cfg, default_out(cfg), cfg.corpus.pieces, cfg.corpus.seed)
+    prepared = prepared_dataset(cfg)
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, dataset=prepared))
     test = load_prepared(cfg, prepared, "test").materialize()
     window = test.take_batch(1)

@@ -34,13 +34,14 @@ def _register_best(cfg, spec, outcome, dataset_uri):
 
 def _sweep(args, cfg) -> int:
     import mlflow
+    from mlflow import MlflowClient
 
     from msvae.cli import UserError
     from msvae.sweep import report
-    from msvae.sweep.run import load_sweep_info, save_sweep_info, sweep
+    from msvae.sweep.run import close_child_runs, load_sweep_info, save_sweep_info, sweep
     from msvae.sweep.space import SweepSpec
     from msvae.tracking.connect import TrackingError, connect
-    from msvae.train.datasets import default_dataset
+    from msvae.train.datasets import prepared_dataset
     from msvae.train.launch import TrainingError, init_ray, resolved
 
     try:
@@ -60,10 +61,11 @@ def _sweep(args, cfg) -> int:
                 mlflow.log_params({"space": str(args.space), "num_samples": spec.num_samples})
                 mlflow.log_artifact(str(args.space))
             info = {"parent_run_id": parent.info.run_id, "experiment_id": experiment.experiment_id,
-                    "dataset": cfg.train.dataset or default_dataset(cfg)}
+                    "dataset": prepared_dataset(cfg)}
             save_sweep_info(cfg, name, info)
         outcome = sweep(cfg, spec, info["dataset"], name, bool(args.resume),
                         info["parent_run_id"], info["experiment_id"])
+        close_child_runs(MlflowClient(), outcome)
         registered = _register_best(cfg, spec, outcome, info["dataset"]) if outcome.best else None
     except (TrainingError, TrackingError) as exc:
         raise UserError(str(exc)) from None

@@ -42,7 +42,10 @@ class SweepOutcome:
 
 def _trial(values: dict, *, base: dict, space_keys: list, parent_run_id: str,
            experiment_id: str, dataset_uri: str, sweep_name: str) -> None:
-    """One trial: a child MLflow run and a full TorchTrainer fit on the sampled config."""
+    """One trial: a child MLflow run and a full TorchTrainer fit on the sampled config.
+
+    The sweep driver sets each child run's final status from the trial's outcome (a
+    trial ASHA stops is interrupted here, so this function cannot tell)."""
     from msvae.sweep.space import apply
     from msvae.train.datasets import datasets_for
 
@@ -51,19 +54,31 @@ def _trial(values: dict, *, base: dict, space_keys: list, parent_run_id: str,
     child = client.create_run(experiment_id, run_name=f"{sweep_name}-{trial_id}",
                               tags={"mlflow.parentRunId": parent_run_id,
                                     "msvae.trial_id": trial_id}).info.run_id
-    try:
-        cfg = apply(base, {k: values[k] for k in space_keys})
-        for key, value in public_params(cfg).items():
-            client.log_param(child, key, value)
-        trainer = make_trainer(cfg, f"{sweep_name}-{trial_id}", child,
-                               datasets_for(cfg, dataset_uri), callbacks=[TuneReportCallback()])
-        trainer.fit()
-        check_stopped(cfg, child, trial_id)
-    except Exception as exc:
-        client.set_terminated(child, status="FAILED")
-        client.set_tag(child, "msvae.error", str(exc).splitlines()[0][:500])
-        raise
-    client.set_terminated(child)
+    cfg = apply(base, {k: values[k] for k in space_keys})
+    for key, value in public_params(cfg).items():
+        client.log_param(child, key, value)
+    trainer = make_trainer(cfg, f"{sweep_name}-{trial_id}", child,
+                           datasets_for(cfg, dataset_uri), callbacks=[TuneReportCallback()])
+    trainer.fit()
+    check_stopped(cfg, child, trial_id)
+
+
+RUN_STATUS = {"completed": "FINISHED", "stopped_early": "KILLED", "error": "FAILED"}
+
+
+def close_child_runs(client: MlflowClient, outcome: "SweepOutcome") -> None:
+    """Each trial's MLflow child run: final status, `msvae.status`, and its error."""
+    children = client.search_runs([outcome.experiment_id],
+                                  f"tags.`mlflow.parentRunId` = '{outcome.parent_run_id}'")
+    by_trial = {r.data.tags.get("msvae.trial_id"): r.info.run_id for r in children}
+    for row in outcome.trials:
+        run_id = by_trial.get(row["trial_id"])
+        if run_id is None:  # failed before its run was created
+            continue
+        client.set_tag(run_id, "msvae.status", row["status"])
+        if row["error"]:
+            client.set_tag(run_id, "msvae.error", row["error"])
+        client.set_terminated(run_id, status=RUN_STATUS[row["status"]])
 
 
 def concurrency(cfg: Config) -> int:
@@ -109,7 +124,7 @@ def trial_rows(results, space_keys: list, metric: str, max_iterations: int) -> l
         status = "error" if result.error else (
             "stopped_early" if iterations < max_iterations else "completed")
         rows.append({
-            "trial_id": metrics.get("trial_id") or result.path.rsplit("/", 1)[-1],
+            "trial_id": metrics["trial_id"],  # Tune fills it in even before any report
             "config": {k: result.config.get(k) for k in space_keys},
             "status": status, "metric": metrics.get(metric), "iterations": iterations,
             "error": str(result.error).strip().splitlines()[-1][:300] if result.error else None,

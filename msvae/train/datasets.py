@@ -28,3 +28,12 @@ def datasets_for(cfg: Config, uri: str) -> dict:
     if uri.endswith(MANIFEST_SUFFIXES):
         return {split: build_dataset(cfg, uri, split) for split in ("train", "valid")}
     return {split: load_prepared(cfg, uri, split) for split in ("train", "valid")}
+
+
+def prepared_dataset(cfg: Config) -> str:
+    """Shards for `train.dataset` (prepared once and cached when it is a manifest), so
+    runs that share data (sweep trials, comparison runs) do not redo ingestion."""
+    from msvae.data.prepare import prepared_for
+
+    uri = cfg.train.dataset or default_dataset(cfg)
+    return prepared_for(cfg, uri)[0] if uri.endswith(MANIFEST_SUFFIXES) else uri
