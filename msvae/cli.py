@@ -8,8 +8,11 @@ stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import json
 import logging
+import math
 import sys
 
 from msvae.config import ConfigError, load
@@ -30,6 +33,22 @@ COMMAND_MODULES = [
 
 class UserError(RuntimeError):
     """A failure the user can fix; printed as one line without a traceback."""
+
+
+_json_out = sys.stdout  # where print_json writes; main() points it at the real stdout
+
+
+def _plain(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return str(value)
+
+
+def print_json(obj) -> None:
+    """The one JSON document of a `--json` run. While such a run works, everything else
+    printed (Ray and Tune progress, say) goes to stderr, so stdout parses as JSON."""
+    obj = json.loads(json.dumps(obj, default=_plain), parse_constant=lambda _: None)
+    print(json.dumps(obj, indent=2), file=_json_out, flush=True)
 
 
 def common_parser() -> argparse.ArgumentParser:
@@ -55,9 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    global _json_out
+    _json_out = sys.stdout
+    quiet = contextlib.redirect_stdout(sys.stderr) if getattr(args, "json", False) \
+        else contextlib.nullcontext()
     try:
         cfg = load(args.config, args.overrides)
-        return int(args.func(args, cfg) or 0)
+        with quiet:
+            return int(args.func(args, cfg) or 0)
     except (ConfigError, UserError) as exc:
         print(f"msvae: error: {exc}", file=sys.stderr)
         return 2

@@ -7,7 +7,6 @@ registered in MLflow -> WAVs and a figure generated -> a summary of where it all
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 import torch
 
 from msvae import storage
+from msvae.cli import print_json
 from msvae.config import Config
 
 
@@ -152,7 +152,7 @@ def _demo(args, cfg) -> int:
         raise UserError(str(exc)) from None
     summary["seconds"] = round(time.perf_counter() - started, 1)
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print_json(summary)
         return 0
     t = summary["test"]
     print(f"\ndemo finished in {summary['seconds']:.0f} s")

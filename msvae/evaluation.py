@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 
+from msvae.cli import print_json
 from msvae.config import Config
 
 KEYS = ("reconstruction_error_db", "lsd_db", "similarity_pct", "frechet_distance", "windows")
@@ -48,7 +49,7 @@ def _evaluate(args, cfg) -> int:
     except (ManifestError, StorageError, TrackingError) as exc:
         raise UserError(str(exc)) from None
     if args.json:
-        print(json.dumps(result, indent=2))
+        print_json(result)
     else:
         for key in KEYS:
             value = result[key]

@@ -3,9 +3,9 @@ scored on the held-out test pieces, with deltas in the paper's units."""
 
 from __future__ import annotations
 
-import json
-import math
 import time
+
+from msvae.cli import print_json
 
 
 def _compare(args, cfg) -> int:
@@ -18,14 +18,12 @@ def _compare(args, cfg) -> int:
     from msvae.train.launch import TrainingError
 
     name = args.name or f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
-    quiet = args.json
     try:
-        result = run_compare(cfg, name, log=(lambda *_: None) if quiet else print)
+        result = run_compare(cfg, name)
     except (TrainingError, TrackingError, StorageError, NothingUsable) as exc:
         raise UserError(str(exc)) from None
     if args.json:
-        print(json.dumps(result, indent=2, default=lambda v: None if (
-            isinstance(v, float) and not math.isfinite(v)) else str(v)))
+        print_json(result)
     else:
         print()
         print(table.markdown(result["models"], result["deltas"], result["ours"]))

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from msvae import storage
+from msvae.cli import print_json
 from msvae.corpus.manifest import ManifestError, load_manifest, manifest_uri, save_manifest
 
 
@@ -54,7 +53,10 @@ def _stats(args, cfg) -> int:
         stats = {"manifest": uri, **summarise(cfg, load_manifest(cfg, uri))}
     except (ManifestError, storage.StorageError) as exc:
         raise _user_error(exc) from None
-    print(json.dumps(stats, indent=2) if args.json else table(stats))
+    if args.json:
+        print_json(stats)
+    else:
+        print(table(stats))
     return 0
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from msvae.cli import print_json
 
 
 def _prepare(args, cfg) -> int:
@@ -17,7 +17,7 @@ def _prepare(args, cfg) -> int:
     except (ManifestError, NothingUsable, StorageError) as exc:
         raise UserError(str(exc)) from None
     if args.json:
-        print(json.dumps(report, indent=2))
+        print_json(report)
     else:
         for q in report["quarantined"]:
             print(f"quarantined {q['uri']}: {q['reason']}")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+from msvae.cli import print_json
 from msvae.services import embedded
 
 
@@ -25,7 +24,7 @@ def _down(args, cfg) -> int:
 def _status(args, cfg) -> int:
     report = embedded.status(cfg)
     if args.json:
-        print(json.dumps(report, indent=2))
+        print_json(report)
     else:
         for name, info in report.items():
             state = ("up" if info["answering"] else "not answering") if info["running"] else "down"

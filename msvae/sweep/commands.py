@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import tempfile
 import time
 from pathlib import Path
+
+from msvae.cli import print_json
 
 
 def _register_best(cfg, spec, outcome, dataset_uri):
@@ -91,7 +92,7 @@ def _sweep(args, cfg) -> int:
                "iterations_full": outcome.iterations_full,
                "compute_saved_pct": round(100 * saved, 1), "seconds": round(outcome.seconds, 1)}
     if args.json:
-        print(json.dumps(summary, indent=2, default=str))
+        print_json(summary)
     else:
         print(report.to_text(outcome.trials, cfg.tune.metric))
         print(f"ASHA ran {outcome.iterations_run} of {outcome.iterations_full} validation rounds "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from msvae.cli import print_json
 
 
 def _train(args, cfg) -> int:
@@ -23,7 +23,7 @@ def _train(args, cfg) -> int:
                "model": registered.uri, "version": registered.version,
                "champion": registered.champion}
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print_json(summary)
     else:
         print(f"run {result.run_name}: {summary['steps']} steps in {summary['seconds']} s, "
               f"valid recon error {registered.score_db:.2f} dB")
