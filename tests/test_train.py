@@ -84,20 +84,46 @@ def _kill_a_worker_after(run_name: str, step: int, client: MlflowClient, experim
 
 
 def test_killed_worker_resumes_from_checkpoint(services, smoke_manifest, local_ray):
-    cfg = _cfg(services, smoke_manifest, "train.workers=2", "train.steps=16",
-               "train.checkpoint_every=4", "train.eval_every=8", "train.max_failures=2",
+    cfg = _cfg(services, smoke_manifest, "train.workers=2", "train.steps=12",
+               "train.checkpoint_every=3", "train.eval_every=12", "train.max_failures=2",
                "tracking.experiment=resume-test")
     client = MlflowClient(connect(cfg))
     killed: list = []
     killer = threading.Thread(target=_kill_a_worker_after,
-                              args=("resume", 6, client, "resume-test", killed), daemon=True)
+                              args=("resume", 4, client, "resume-test", killed), daemon=True)
     killer.start()
     result = train(cfg, run_name="resume")
     killer.join(timeout=5)
     assert killed, "no Ray Train worker was found to kill"
-    assert result.metrics["step"] == 16
+    assert result.metrics["step"] == 12
     runs = client.search_runs([client.get_experiment_by_name("resume-test").experiment_id],
                               "tags.`msvae.run_name` = 'resume'")
     assert len(runs) == 1
     resumed = int(runs[0].data.tags[RESUMED_TAG])
-    assert resumed % 4 == 0 and 4 <= resumed < 16
+    assert resumed % 3 == 0 and 3 <= resumed < 12  # the last checkpoint before the kill
+
+
+def test_non_finite_loss_stops_every_rank_with_one_line(services, local_ray):
+    """Windows holding NaN (as if a bad file slipped through) stop training at step 0."""
+    from msvae.features import window_frames
+    from msvae.train.launch import (
+        TrainingError,
+        _open_mlflow_run,
+        check_stopped,
+        make_trainer,
+        resolved,
+    )
+
+    cfg = load("configs/smoke.yaml", [f"services.state_dir={services.services.state_dir}",
+                                      "train.workers=2", "train.steps=5"])
+    connect(cfg)
+    cfg = resolved(cfg)
+    shape = (len(cfg.data.sources), cfg.data.n_mels, window_frames(cfg.data))
+    x = np.full(shape, np.nan, dtype=np.float32)
+    rows = ray.data.from_items([{"x": x, "mask": np.ones(shape[0], bool)}] * 32)
+    run_id = _open_mlflow_run(cfg, "nan-run", resume=False, tags={})
+    make_trainer(cfg, "nan-run", run_id, {"train": rows, "valid": rows}).fit()
+    with pytest.raises(TrainingError) as err:
+        check_stopped(cfg, run_id, "nan-run")
+    assert str(err.value).startswith("run nan-run stopped: non-finite loss at step 0 ")
+    assert "lower train.lr" in str(err.value) and "\n" not in str(err.value)
