@@ -53,6 +53,8 @@ def _sweep(args, cfg) -> int:
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(
             cfg.train, checkpoint_every=cfg.train.eval_every))
         spec = SweepSpec(args.space, cfg)
+        if args.samples:
+            spec.num_samples = args.samples
         name = args.resume or args.name or f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
         if args.resume:
             info = load_sweep_info(cfg, name)
@@ -112,6 +114,8 @@ def register(sub, common) -> None:
     p.add_argument("--space", required=True, metavar="YAML", help="search space, e.g. "
                    "tune/beta_attention.yaml")
     p.add_argument("--name", help="sweep name (default: sweep-<time>)")
+    p.add_argument("--samples", type=int, metavar="N", help="trials to sample (default: the "
+                   "space file's num_samples, else tune.num_samples)")
     p.add_argument("--resume", metavar="NAME", help="resume the interrupted sweep NAME")
     p.add_argument("--json", action="store_true", help="print trials and best as JSON")
     p.set_defaults(func=_sweep)
