@@ -114,11 +114,13 @@ def train_loop_per_worker(loop_config: dict) -> None:
             logger.tag(RESUMED_TAG, str(step))
     train_shard = ray.train.get_dataset_shard("train")
     valid_shard = ray.train.get_dataset_shard("valid")
-    epoch, started, seen = step, time.perf_counter(), 0
+    epoch, started, seen = step, None, 0  # throughput clock starts at the first batch
 
     while step < cfg.train.steps:
         epoch_start = step
         for batch in _batches(train_shard, cfg, device, epoch):
+            if started is None:
+                started = time.perf_counter()
             model.train()
             with _autocast(device):
                 out = model(batch["x"], batch["mask"])
