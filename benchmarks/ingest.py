@@ -48,8 +48,7 @@ def pipeline_seconds(cfg, manifest, cpus: int, repeats: int) -> float:
 
     from msvae.data.pipeline import piece_dataset, windows
 
-    ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False,
-             _node_ip_address="127.0.0.1")
+    ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
     try:
         def run():
             for _ in windows(piece_dataset(cfg, manifest), cfg).iter_batches(batch_size=None):

@@ -111,7 +111,7 @@ def main() -> None:
 
     connect(cfg)
     x, mask = windows(cfg)
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1")
+    ray.init(num_cpus=2, include_dashboard=False)
     plain = statistics.median(plain_steps_per_s(cfg, x, mask) for _ in range(args.repeats))
     one = statistics.median(ray_steps_per_s(cfg, x, mask, 1) for _ in range(args.repeats))
     two = statistics.median(ray_steps_per_s(cfg, x, mask, 2) for _ in range(args.repeats))

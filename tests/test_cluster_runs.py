@@ -35,9 +35,8 @@ def _free_port() -> int:
 
 
 def test_workers_spread_over_two_nodes(services, smoke_manifest):
-    cluster = Cluster(initialize_head=True,
-                      head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1"})
-    cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    cluster.add_node(num_cpus=1)
     try:
         ray.init(address=cluster.address)
         # 0.75 CPU each: two workers cannot share a 1-CPU node, Ray Data keeps 0.25 per node
@@ -65,7 +64,6 @@ def ray_head(services, tmp_path):
                PATH=f"{VENV_BIN}:{os.environ['PATH']}")
     head = subprocess.Popen(
         [str(VENV_BIN / "ray"), "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
-         "--node-ip-address=127.0.0.1",
          "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
          f"--temp-dir={temp}"], env=env, start_new_session=True,
         stdout=open(tmp_path / "head.log", "wb"), stderr=subprocess.STDOUT)

@@ -59,9 +59,7 @@ def init_ray(cfg: Config) -> None:
     if ray.is_initialized():
         return
     os.environ.setdefault("MSVAE_STATE_DIR", str(state_dir(cfg)))
-    address = os.environ.get("RAY_ADDRESS")
-    # a local instance stays on loopback: nothing of it listens on the network
-    ray.init(address=address, **({} if address else {"_node_ip_address": "127.0.0.1"}))
+    ray.init(address=os.environ.get("RAY_ADDRESS"))
 
 
 def _run_info_uri(cfg: Config, run_name: str) -> str:

@@ -26,8 +26,9 @@ OFFSETS_S = (0.137, -0.25, 0.0213, 0.6)  # file[t] = stem[t - offset]
 
 def render_chorale(folder: Path, seconds: float = 20.0) -> list[np.ndarray]:
     """The four parts of BWV 66.6 rendered by FluidSynth: float32 [samples] each, 16 kHz."""
-    if not shutil.which("fluidsynth") or not Path(SOUNDFONT).is_file():
-        pytest.skip("fluidsynth or the FluidR3 soundfont is not installed")
+    # `make test` installs both; a missing one is a broken install, not a reason to skip
+    assert shutil.which("fluidsynth") and Path(SOUNDFONT).is_file(), \
+        "fluidsynth or the FluidR3 soundfont is missing: run `make install`"
     import music21
 
     score = music21.corpus.parse("bach/bwv66.6")
