@@ -20,7 +20,6 @@ from ray.train.torch import TorchTrainer
 
 from msvae import storage
 from msvae.config import Config
-from msvae.services.state import state_dir
 from msvae.tracking.connect import connect
 from msvae.train.datasets import training_datasets
 from msvae.train.loop import STOP_TAG, train_loop_per_worker
@@ -58,7 +57,6 @@ def init_ray(cfg: Config) -> None:
     """Join the cluster in RAY_ADDRESS (as under `ray job submit`) or start a local one."""
     if ray.is_initialized():
         return
-    os.environ.setdefault("MSVAE_STATE_DIR", str(state_dir(cfg)))
     ray.init(address=os.environ.get("RAY_ADDRESS"))
 
 
