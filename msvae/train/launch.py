@@ -20,6 +20,7 @@ from ray.train.torch import TorchTrainer
 
 from msvae import storage
 from msvae.config import Config
+from msvae.services.state import state_dir
 from msvae.tracking.connect import connect
 from msvae.train.datasets import training_datasets
 from msvae.train.loop import STOP_TAG, train_loop_per_worker
@@ -50,6 +51,7 @@ def resolved(cfg: Config) -> Config:
     return dataclasses.replace(
         cfg,
         storage=dataclasses.replace(cfg.storage, endpoint_url=storage.endpoint_url(cfg)),
+        services=dataclasses.replace(cfg.services, state_dir=str(state_dir(cfg))),
         tracking=dataclasses.replace(cfg.tracking, uri=tracking_uri(cfg)))
 
 
