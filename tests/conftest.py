@@ -34,8 +34,8 @@ def smoke_manifest(services):
 
 @pytest.fixture(scope="session")
 def smoke_model(services, smoke_manifest):
-    """configs/smoke.yaml trained on 2 workers and registered as `smoke` (TrainResult,
-    Registered); Ray is shut down afterwards."""
+    """configs/smoke.yaml trained on 2 workers and registered as `smoke`: (TrainResult,
+    Registered, two validation rows taken before Ray is shut down)."""
     import ray
 
     from msvae.train.finish import finish
@@ -46,7 +46,7 @@ def smoke_model(services, smoke_manifest):
                                       "tracking.model_name=smoke"])
     try:
         result = train(cfg, run_name="smoke-two-workers")
-        return result, finish(result)
+        return result, finish(result), result.valid.take_batch(2)
     finally:
         ray.shutdown()
 

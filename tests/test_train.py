@@ -33,7 +33,7 @@ def _cfg(services, smoke_manifest, *overrides):
 
 
 def test_two_workers_train_checkpoint_register_and_generate(smoke_model):
-    result, registered = smoke_model
+    result, registered, batch = smoke_model
     cfg = result.cfg
     assert result.metrics["step"] == cfg.train.steps
     assert np.isfinite(result.metrics["valid/recon_error_db"])
@@ -41,7 +41,6 @@ def test_two_workers_train_checkpoint_register_and_generate(smoke_model):
     assert storage_has_checkpoints(cfg, result.run_name)
 
     model = mlflow.pyfunc.load_model("models:/smoke@champion")
-    batch = result.valid.take_batch(2)
     audio = model.predict({"x": batch["x"].astype(np.float32), "mask": batch["mask"]})
     assert audio.shape[:2] == (2, len(cfg.data.sources))
     assert np.isfinite(audio).all() and np.abs(audio).max() > 1e-4
