@@ -40,8 +40,8 @@ from msvae.objective import loss as elbo_loss  # noqa: E402
 WARMUP = 5  # steps excluded from the plain loop's timing
 
 
-def windows(cfg) -> tuple[np.ndarray, np.ndarray]:
-    """All windows of the corpus as x [N, S, M, T] dB and mask [N, S]."""
+def windows(cfg) -> tuple[np.ndarray, np.ndarray, int]:
+    """All windows of the corpus as x [N, S, M, T] dB and mask [N, S]; the piece count."""
     manifest = load_manifest(cfg, build(cfg, tempfile.gettempdir() + "/msvae-bench-corpus",
                                         cfg.corpus.pieces, cfg.corpus.seed).manifest)
     cols = ["piece", "source", "kind", "uri", "split"]
@@ -49,7 +49,7 @@ def windows(cfg) -> tuple[np.ndarray, np.ndarray]:
                for _, g in manifest.groupby("piece")]
     x = np.concatenate([r.x for r in results if len(r.x)]).astype(np.float32)
     mask = np.concatenate([np.repeat(r.mask[None], len(r.x), 0) for r in results if len(r.x)])
-    return x, mask
+    return x, mask, len(results)
 
 
 def plain_steps_per_s(cfg, x: np.ndarray, mask: np.ndarray) -> float:
@@ -73,8 +73,11 @@ def plain_steps_per_s(cfg, x: np.ndarray, mask: np.ndarray) -> float:
     return cfg.train.steps / (time.perf_counter() - started)
 
 
-def ray_steps_per_s(cfg, x: np.ndarray, mask: np.ndarray, workers: int) -> float:
-    """Steps/s of `make_trainer` with `workers` workers, from rank 0's windows/s."""
+def ray_steps_per_s(cfg, x: np.ndarray, mask: np.ndarray, blocks: int, workers: int) -> float:
+    """Steps/s of `make_trainer` with `workers` workers, from rank 0's windows/s.
+
+    The windows go in `blocks` Ray Data blocks, one per piece as the ingestion pipeline
+    emits them (one block per window would cost an object fetch per window)."""
     import dataclasses
 
     import mlflow
@@ -84,7 +87,8 @@ def ray_steps_per_s(cfg, x: np.ndarray, mask: np.ndarray, workers: int) -> float
 
     cfg = resolved(cfg)
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, workers=workers))
-    data = ray.data.from_items([{"x": xi, "mask": mi} for xi, mi in zip(x, mask)])
+    data = ray.data.from_items([{"x": xi, "mask": mi} for xi, mi in zip(x, mask)],
+                               override_num_blocks=blocks)
     mlflow.set_experiment("benchmarks")
     with mlflow.start_run(run_name=f"train-overhead-{workers}w") as run:
         pass
@@ -110,11 +114,11 @@ def main() -> None:
     from msvae.tracking.connect import connect
 
     connect(cfg)
-    x, mask = windows(cfg)
+    x, mask, pieces = windows(cfg)
     ray.init(num_cpus=2, include_dashboard=False)
     plain = statistics.median(plain_steps_per_s(cfg, x, mask) for _ in range(args.repeats))
-    one = statistics.median(ray_steps_per_s(cfg, x, mask, 1) for _ in range(args.repeats))
-    two = statistics.median(ray_steps_per_s(cfg, x, mask, 2) for _ in range(args.repeats))
+    one = statistics.median(ray_steps_per_s(cfg, x, mask, pieces, 1) for _ in range(args.repeats))
+    two = statistics.median(ray_steps_per_s(cfg, x, mask, pieces, 2) for _ in range(args.repeats))
     emit({"windows": len(x), "model": cfg.model.kind, "steps": args.steps,
           "plain_steps_per_s": plain, "ray_1w_steps_per_s": one, "ray_2w_steps_per_s": two,
           "ratio_ray_vs_plain": one / plain, "ratio_2w_vs_1w": two / one,

@@ -64,6 +64,31 @@ def _batches(shard, cfg: Config, device: torch.device, epoch: int):
         local_shuffle_seed=cfg.train.seed + epoch)
 
 
+class _Validation:
+    """Rank 0's validation batches, read once and kept on the CPU while they fit in
+    CACHE_BYTES (each re-read is a fresh Ray Data execution: seconds), else streamed."""
+
+    CACHE_BYTES = 1 << 30
+
+    def __init__(self, shard, cfg: Config):
+        self.shard, self.cfg, self.cached = shard, cfg, None
+
+    def __iter__(self):
+        if self.cached is not None:
+            yield from self.cached
+            return
+        kept, size = [], 0
+        for batch in _batches(self.shard, self.cfg, torch.device("cpu"), 0):
+            if kept is not None:
+                size += sum(t.numel() * t.element_size() for t in batch.values())
+                if size > self.CACHE_BYTES:
+                    kept = None
+                else:
+                    kept.append(batch)
+            yield batch
+        self.cached = kept
+
+
 def _restore(model, optimizer) -> int:
     """Load the latest reported checkpoint, if any; returns the step to start from."""
     checkpoint = ray.train.get_checkpoint()
@@ -113,7 +138,7 @@ def train_loop_per_worker(loop_config: dict) -> None:
         if step:
             logger.tag(RESUMED_TAG, str(step))
     train_shard = ray.train.get_dataset_shard("train")
-    valid_shard = ray.train.get_dataset_shard("valid")
+    validation = _Validation(ray.train.get_dataset_shard("valid"), cfg) if rank == 0 else None
     epoch, started, seen = step, None, 0  # throughput clock starts at the first batch
 
     while step < cfg.train.steps:
@@ -151,8 +176,7 @@ def train_loop_per_worker(loop_config: dict) -> None:
                 if evaluate_now and rank == 0:
                     model.eval()
                     with torch.no_grad(), _autocast(device):
-                        scores = evaluate(_unwrap(model), _batches(valid_shard, cfg, device, 0),
-                                          cfg)
+                        scores = evaluate(_unwrap(model), validation, cfg)
                     metrics.update({f"valid/{k}": v for k, v in scores.items()})
                     logger.metrics({k: v for k, v in metrics.items() if k != "step"}, step)
                 _report(step, metrics, model, optimizer, rank, save=checkpoint_now)
