@@ -46,12 +46,12 @@ def pipeline_seconds(cfg, manifest, cpus: int, repeats: int) -> float:
     """Median seconds for the Ray Data pipeline on a local Ray limited to `cpus` CPUs."""
     import ray
 
-    from msvae.data.pipeline import piece_dataset, windows
+    from msvae.data.pipeline import stream_windows
 
     ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
     try:
         def run():
-            for _ in windows(piece_dataset(cfg, manifest), cfg).iter_batches(batch_size=None):
+            for _ in stream_windows(cfg, manifest).iter_batches(batch_size=None):
                 pass
         run()  # warm-up: worker processes start and import torch
         return median_time(run, repeats)
