@@ -4,8 +4,9 @@ Both do the same work on the same files (read, decode, resample, loudness, align
 window, log-mel: `msvae.data.piece.process_piece` per piece). Throughput is audio
 seconds decoded per wall-clock second, median of --repeats after one warm-up run.
 Prints `name: value` lines: ratio_1cpu (pipeline on 1 CPU / plain loop), ratio_2cpu
-(pipeline on 2 CPUs / plain loop), scaling_1_to_2cpu, and offsets_within_10ms_pct
-(estimated offsets against the corpus builder's recorded ones).
+(pipeline on 2 CPUs / plain loop), scaling_1_to_2cpu, ratio_pool_2proc (a plain
+2-process multiprocessing pool / plain loop: the machine's own ceiling for 2 CPUs) and
+offsets_within_10ms_pct (estimated offsets against the corpus builder's recorded ones).
 
     python benchmarks/ingest.py [--manifest URI] [--pieces 8] [--repeats 3] [--json PATH]
 
@@ -40,6 +41,25 @@ def _pieces(manifest) -> list[list[dict]]:
 def plain_loop(cfg, pieces: list[list[dict]]) -> dict:
     """Every piece in this process, one after another, on one thread; the merged report."""
     return merge(process_piece(cfg, rows).report for rows in pieces)
+
+
+def _one_piece(cfg, rows: list[dict]) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    process_piece(cfg, rows)
+
+
+def pool_seconds(cfg, pieces: list[list[dict]], processes: int, repeats: int) -> float:
+    """Median seconds for a plain multiprocessing pool doing the same pieces: what the
+    machine allows `processes` CPUs without Ray (the pipeline's ceiling)."""
+    import multiprocessing
+    from functools import partial
+
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        work = partial(pool.map, partial(_one_piece, cfg), pieces, chunksize=1)
+        work()  # warm-up: the processes import torch
+        return median_time(work, repeats)
 
 
 def pipeline_seconds(cfg, manifest, cpus: int, repeats: int) -> float:
@@ -89,10 +109,12 @@ def main() -> None:
     plain = audio_s / median_time(lambda: plain_loop(cfg, pieces), args.repeats)
     ray1 = audio_s / pipeline_seconds(cfg, manifest, 1, args.repeats)
     ray2 = audio_s / pipeline_seconds(cfg, manifest, 2, args.repeats)
+    pool2 = audio_s / pool_seconds(cfg, pieces, 2, args.repeats)
     emit({"pieces": len(pieces), "files": report["files_in"], "audio_seconds": audio_s,
           "plain_audio_s_per_s": plain, "pipeline_1cpu_audio_s_per_s": ray1,
           "pipeline_2cpu_audio_s_per_s": ray2, "ratio_1cpu": ray1 / plain,
           "ratio_2cpu": ray2 / plain, "scaling_1_to_2cpu": ray2 / ray1,
+          "pool_2proc_audio_s_per_s": pool2, "ratio_pool_2proc": pool2 / plain,
           "offsets_within_10ms_pct": offsets_within(report, manifest, cfg.data.reference)},
          args.json)
 
