@@ -34,6 +34,7 @@ from msvae.config import load  # noqa: E402
 from msvae.corpus.build import build  # noqa: E402
 from msvae.corpus.manifest import load_manifest  # noqa: E402
 from msvae.data.piece import process_piece  # noqa: E402
+from msvae.data.pipeline import window_rows  # noqa: E402
 from msvae.model import build_model  # noqa: E402
 from msvae.objective import loss as elbo_loss  # noqa: E402
 
@@ -47,9 +48,8 @@ def windows(cfg) -> tuple[np.ndarray, np.ndarray, int]:
     cols = ["piece", "source", "kind", "uri", "split"]
     results = [process_piece(cfg, g[cols].to_dict("records"))
                for _, g in manifest.groupby("piece")]
-    x = np.concatenate([r.x for r in results if len(r.x)]).astype(np.float32)
-    mask = np.concatenate([np.repeat(r.mask[None], len(r.x), 0) for r in results if len(r.x)])
-    return x, mask, len(results)
+    rows = window_rows([vars(r) for r in results], ["x", "mask"])
+    return rows["x"], rows["mask"], len(results)
 
 
 def plain_steps_per_s(cfg, x: np.ndarray, mask: np.ndarray) -> float:

@@ -47,7 +47,7 @@ def _process_batch(batch: dict, cfg: Config) -> dict:
             "report": np.array([json.dumps(r.report) for r in results])}
 
 
-def _window_rows(pieces: list[dict], columns: list[str]) -> dict:
+def window_rows(pieces: list[dict], columns: list[str]) -> dict:
     """Per-piece fields (x [W, S, M, T], mask [S], piece, split, start_s [W]) -> one row
     per window with `columns`."""
     counts = [len(p["x"]) for p in pieces]
@@ -61,14 +61,14 @@ def _window_rows(pieces: list[dict], columns: list[str]) -> dict:
 
 def _explode(batch: dict, columns: list[str]) -> dict:
     """Ray Data adapter: piece rows -> window rows with the requested columns."""
-    return _window_rows([dict(zip(batch, row)) for row in zip(*batch.values())], columns)
+    return window_rows([dict(zip(batch, row)) for row in zip(*batch.values())], columns)
 
 
 def _stream_batch(batch: dict, cfg: Config) -> dict:
     """Ray Data adapter: a batch of pieces -> their {x, mask} window rows in one step
     (no ragged per-piece row: Arrow converts those element by element, ~40 ms a piece)."""
     results = [process_piece(cfg, json.loads(rows)) for rows in batch["rows"]]
-    return _window_rows([vars(r) for r in results], TRAIN_COLUMNS)
+    return window_rows([vars(r) for r in results], TRAIN_COLUMNS)
 
 
 def _piece_items(cfg: Config, manifest: pd.DataFrame) -> ray.data.Dataset:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from msvae.data.pipeline import _explode, _ragged, _window_rows
+from msvae.data.pipeline import _explode, _ragged, window_rows
 
 
 def _piece(name: str, windows: int, split: str = "train") -> dict:
@@ -12,7 +12,7 @@ def _piece(name: str, windows: int, split: str = "train") -> dict:
 
 
 def test_window_rows_repeat_piece_fields_per_window_and_skip_empty_pieces():
-    rows = _window_rows([_piece("a", 2), _piece("b", 0), _piece("cc", 3, "valid")],
+    rows = window_rows([_piece("a", 2), _piece("b", 0), _piece("cc", 3, "valid")],
                         ["x", "mask", "piece", "start_s", "split"])
     assert rows["x"].shape == (5, 2, 3, 4) and rows["x"].dtype == np.float32
     assert list(rows["piece"]) == ["a", "a", "cc", "cc", "cc"]
@@ -27,7 +27,7 @@ def test_explode_of_piece_rows_matches_the_direct_path():
              "x": _ragged([p["x"] for p in pieces]),
              "start_s": _ragged([p["start_s"] for p in pieces]),
              "mask": np.stack([p["mask"] for p in pieces]), "report": np.array(["{}", "{}"])}
-    exploded, direct = _explode(batch, ["x", "mask"]), _window_rows(pieces, ["x", "mask"])
+    exploded, direct = _explode(batch, ["x", "mask"]), window_rows(pieces, ["x", "mask"])
     assert set(exploded) == {"x", "mask"}
     np.testing.assert_array_equal(exploded["x"], direct["x"])
     np.testing.assert_array_equal(exploded["mask"], direct["mask"])
