@@ -1,7 +1,7 @@
 """Ingestion throughput: the Ray Data pipeline against a plain single-process loop.
 
 Both do the same work on the same files (read, decode, resample, loudness, align,
-window, log-mel: `msvae.data.piece.process_piece` per piece). Throughput is audio
+window, log-mel: `msvae.data.ingest_piece.process_piece` per piece). Throughput is audio
 seconds decoded per wall-clock second, median of --repeats after one warm-up run.
 Prints `name: value` lines: ratio_1cpu (pipeline on 1 CPU / plain loop), ratio_2cpu
 (pipeline on 2 CPUs / plain loop), scaling_1_to_2cpu, ratio_pool_2proc (a plain
@@ -27,9 +27,9 @@ os.environ.setdefault("RAY_DATA_DISABLE_PROGRESS_BARS", "1")
 from _common import emit, median_time
 
 from msvae.config import load
-from msvae.corpus.manifest import load_manifest
-from msvae.data.piece import process_piece
+from msvae.data.ingest_piece import process_piece
 from msvae.data.report import merge, offsets_within
+from msvae.manifest import load_manifest
 
 COLUMNS = ["piece", "source", "kind", "uri", "split"]
 

@@ -20,10 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, median_time
 
 from msvae.config import load
-from msvae.features import window_frames, window_samples
-from msvae.listen import mel_to_wave
+from msvae.data.features import window_frames, window_samples
+from msvae.generate.vocoder import mel_to_wave
 from msvae.model import build_model, count_parameters
-from msvae.objective import loss
+from msvae.model.objective import loss
 
 KINDS = ("vae", "single", "msvae")
 

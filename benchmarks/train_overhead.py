@@ -32,11 +32,11 @@ from _common import emit  # noqa: E402
 
 from msvae.config import load  # noqa: E402
 from msvae.corpus.build import build  # noqa: E402
-from msvae.corpus.manifest import load_manifest  # noqa: E402
-from msvae.data.piece import process_piece  # noqa: E402
+from msvae.data.ingest_piece import process_piece  # noqa: E402
 from msvae.data.pipeline import window_rows  # noqa: E402
+from msvae.manifest import load_manifest  # noqa: E402
 from msvae.model import build_model  # noqa: E402
-from msvae.objective import loss as elbo_loss  # noqa: E402
+from msvae.model.objective import loss as elbo_loss  # noqa: E402
 
 WARMUP = 5  # steps excluded from the plain loop's timing
 

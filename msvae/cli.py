@@ -1,54 +1,35 @@
-"""The `msvae` command: one subcommand per stage, each registered by its own module.
+"""The `msvae` command: one subcommand per stage, each registered by its package's
+`commands` module.
 
-Every subcommand takes `--config FILE` and repeated `--set section.key=value`; errors
-that users can fix (bad config, bad input, unreachable services) end as one line on
-stderr and exit status 2.
+Every subcommand takes `--config FILE` and repeated `--set section.key=value`. Every
+failure a user can act on is an `MsvaeError`, caught here once: one line on stderr,
+exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
-import json
 import logging
-import math
 import sys
 
-from msvae.config import ConfigError, load
+from msvae.config import load
+from msvae.console import json_mode
+from msvae.errors import MsvaeError, one_line
 
-# Modules that define `register(subparsers, common)`; each adds its subcommands.
+# In data-flow order; each module defines `register(subparsers, common)`.
 COMMAND_MODULES = [
     "msvae.services.commands",
     "msvae.corpus.commands",
+    "msvae.data.commands",
     "msvae.train.commands",
     "msvae.sweep.commands",
     "msvae.compare.commands",
-    "msvae.evaluation",
-    "msvae.generate_commands",
-    "msvae.demo",
-    "msvae.data.commands",
+    "msvae.evaluate.commands",
+    "msvae.generate.commands",
+    "msvae.demo.commands",
+    "msvae.cluster.commands",
 ]
-
-
-class UserError(RuntimeError):
-    """A failure the user can fix; printed as one line without a traceback."""
-
-
-_json_out = sys.stdout  # where print_json writes; main() points it at the real stdout
-
-
-def _plain(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return str(value)
-
-
-def print_json(obj) -> None:
-    """The one JSON document of a `--json` run. While such a run works, everything else
-    printed (Ray and Tune progress, say) goes to stderr, so stdout parses as JSON."""
-    obj = json.loads(json.dumps(obj, default=_plain), parse_constant=lambda _: None)
-    print(json.dumps(obj, indent=2), file=_json_out, flush=True)
 
 
 def common_parser() -> argparse.ArgumentParser:
@@ -74,16 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    global _json_out
-    _json_out = sys.stdout
-    quiet = contextlib.redirect_stdout(sys.stderr) if getattr(args, "json", False) \
-        else contextlib.nullcontext()
     try:
         cfg = load(args.config, args.overrides)
-        with quiet:
+        with json_mode(getattr(args, "json", False)):
             return int(args.func(args, cfg) or 0)
-    except (ConfigError, UserError) as exc:
-        print(f"msvae: error: {exc}", file=sys.stderr)
+    except MsvaeError as exc:
+        print(f"msvae: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("msvae: interrupted", file=sys.stderr)

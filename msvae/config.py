@@ -16,8 +16,13 @@ from typing import Any
 
 import yaml
 
+from msvae.errors import MsvaeError
 
-class ConfigError(ValueError):
+SOURCE_KINDS = ("mix", "instrument", "vocal", "ambience")  # a source is `kind` or `kind:name`
+MODEL_KINDS = ("vae", "single", "msvae")  # the baseline, the improved model on the mix, ours
+
+
+class ConfigError(MsvaeError):
     """A config problem, worded as one line that names the key."""
 
 
@@ -99,7 +104,7 @@ class DataConfig:
 class ModelConfig:
     """Which model and its size; `kind` picks one of the three."""
 
-    kind: str = _f("msvae", choices=["vae", "single", "msvae"])
+    kind: str = _f("msvae", choices=list(MODEL_KINDS))
     channels: int = _f(64, min=4, max=2048)
     levels: int = _f(2, min=1, max=8, doc="latent levels (time scales)")
     latent_dim: int = _f(16, min=1, max=1024, doc="channels per latent level")
@@ -266,7 +271,7 @@ def _cross_checks(cfg: Config) -> None:
     """Constraints that span fields."""
     d = cfg.data
     for s in d.sources:
-        if s.split(":")[0] not in ("mix", "instrument", "vocal", "ambience"):
+        if s.split(":")[0] not in SOURCE_KINDS:
             raise ConfigError(f"data.sources: unknown source kind {s!r}")
     if d.reference not in d.sources:
         raise ConfigError(f"data.reference: {d.reference!r} is not in data.sources")
@@ -276,7 +281,7 @@ def _cross_checks(cfg: Config) -> None:
         raise ConfigError(
             f"model.heads: {cfg.model.heads} does not divide model.channels {cfg.model.channels}")
     for kind in cfg.compare.models:
-        if kind not in ("vae", "single", "msvae"):
+        if kind not in MODEL_KINDS:
             raise ConfigError(f"compare.models: unknown model kind {kind!r}")
     if not cfg.compare.seeds:
         raise ConfigError("compare.seeds: at least one seed")
@@ -298,6 +303,21 @@ def from_dict(raw: dict) -> Config:
     cfg = Config(**{k: _build_section(k, hints[k], raw.get(k) or {}) for k in sections})
     _cross_checks(cfg)
     return cfg
+
+
+def override(cfg: Config, values: dict[str, Any]) -> Config:
+    """A validated copy of `cfg` with dotted keys set, e.g. {"train.dataset": uri}.
+
+    The one way to change nested settings (sweep trials, comparison variants, resolved
+    endpoints); numpy scalars are taken as plain Python values.
+    """
+    raw = cfg.to_dict()
+    for key, value in values.items():
+        section, _, name = key.partition(".")
+        if section not in raw or name not in raw[section]:
+            raise ConfigError(f"{key}: unknown config key")
+        raw[section][name] = value.item() if hasattr(value, "item") else value
+    return from_dict(raw)
 
 
 def _set_dotted(raw: dict, dotted: str) -> None:

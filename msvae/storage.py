@@ -13,13 +13,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from msvae.config import Config
-from msvae.services.state import read_state
-
-# The embedded server accepts any key; these are used only when the environment has none.
-_EMBEDDED_KEYS = {"AWS_ACCESS_KEY_ID": "msvae-local", "AWS_SECRET_ACCESS_KEY": "msvae-local"}
+from msvae.errors import MsvaeError
+from msvae.services.state import EMBEDDED_KEYS, read_state
 
 
-class StorageError(RuntimeError):
+class StorageError(MsvaeError):
     """Storage unreachable or an object missing, worded as one line naming the URI."""
 
 
@@ -62,7 +60,7 @@ def credentials(cfg: Config) -> dict[str, str]:
     keys = {k: os.environ[k] for k in
             ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN") if k in os.environ}
     if "AWS_ACCESS_KEY_ID" not in keys and _embedded(cfg):
-        keys.update(_EMBEDDED_KEYS)
+        keys.update(EMBEDDED_KEYS)
     return keys
 
 
@@ -78,7 +76,7 @@ def worker_env(cfg: Config) -> dict[str, str]:
     if url:
         env["MSVAE_S3_ENDPOINT"] = url
     if "AWS_ACCESS_KEY_ID" not in os.environ and _embedded(cfg):
-        env.update(_EMBEDDED_KEYS)
+        env.update(EMBEDDED_KEYS)
     return env
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from msvae.corpus.manifest import load_manifest
-from msvae.data.piece import process_piece
+from msvae.data.ingest_piece import process_piece
 from msvae.data.report import merge, offsets_within
+from msvae.manifest import load_manifest
 
 pytestmark = pytest.mark.slow
 

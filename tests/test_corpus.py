@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from msvae import audio
 from msvae.cli import main
-from msvae.config import load
-from msvae.corpus import audio, heterogenise
+from msvae.config import SOURCE_KINDS, load
+from msvae.corpus import heterogenise
 from msvae.corpus.build import build
 from msvae.corpus.importer import import_folder
-from msvae.corpus.manifest import SOURCE_KINDS, load_manifest
+from msvae.manifest import load_manifest
 
 COMMON_RATE = 16000  # Hz, the lowest file rate: every file is compared at this rate
 
@@ -45,7 +46,7 @@ def _aligned_mono(row) -> np.ndarray:
     """A file decoded, its offset and gain undone, as mono at COMMON_RATE."""
     x, sr = audio.decode(Path(row["uri"]).read_bytes())
     y = heterogenise.undo(x, sr, row["offset_s"], row["gain_db"])
-    return audio.resample(audio.to_channels(y, 1), sr, COMMON_RATE)[:, 0]
+    return audio.resample(audio.to_channels(y, 1), sr, COMMON_RATE)[0]
 
 
 def test_build_has_every_kind_and_heterogeneous_files(corpus):
@@ -126,7 +127,7 @@ def test_stats_command_prints_a_table_and_json(cfg, corpus, capsys):
 
 
 def test_import_gives_one_row_per_well_laid_out_file(cfg, tmp_path, capsys):
-    tone = audio.encode(np.zeros((1600, 1), np.float32), 16000, "wav")
+    tone = audio.encode(np.zeros((1, 1600), np.float32), 16000, "wav")
     for rel in ["song1/mix.wav", "song1/instrument_guitar.wav", "song1/vocal.wav",
                 "song2/mix.wav", "song2/ambience_rain.wav", "song2/drums.wav",
                 "song2/notes.txt", "loose.wav"]:

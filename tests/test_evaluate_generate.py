@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from msvae import storage
-from msvae.corpus.manifest import load_manifest
+from msvae.manifest import load_manifest
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +45,7 @@ def test_evaluate_on_a_fresh_manifest(services, smoke_model, smoke_manifest, tmp
                   "--manifest", str(manifest), "--json")
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout[proc.stdout.index("{"):])
-    for key in ("reconstruction_error_db", "lsd_db", "similarity_pct", "frechet_distance"):
+    for key in ("recon_error_db", "lsd_db", "similarity_pct", "frechet_distance"):
         assert np.isfinite(result[key]), key
     assert result["windows"] > 0
     assert [q["uri"].endswith("broken/mix.wav") for q in result["quarantined"]] == [True]

@@ -104,7 +104,7 @@ def test_killed_worker_resumes_from_checkpoint(services, smoke_manifest, local_r
 
 def test_non_finite_loss_stops_every_rank_with_one_line(services, local_ray):
     """Windows holding NaN (as if a bad file slipped through) stop training at step 0."""
-    from msvae.features import window_frames
+    from msvae.data.features import window_frames
     from msvae.train.launch import (
         TrainingError,
         _open_mlflow_run,

@@ -5,23 +5,15 @@ from __future__ import annotations
 
 import time
 
-from msvae.cli import print_json
+from msvae.console import print_json
 
 
 def _compare(args, cfg) -> int:
-    from msvae.cli import UserError
     from msvae.compare import table
     from msvae.compare.run import run_compare
-    from msvae.data.prepare import NothingUsable
-    from msvae.storage import StorageError
-    from msvae.tracking.connect import TrackingError
-    from msvae.train.launch import TrainingError
 
     name = args.name or f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
-    try:
-        result = run_compare(cfg, name)
-    except (TrainingError, TrackingError, StorageError, NothingUsable) as exc:
-        raise UserError(str(exc)) from None
+    result = run_compare(cfg, name)
     if args.json:
         print_json(result)
     else:

@@ -26,10 +26,11 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from msvae import storage
+from msvae import audio, storage
 from msvae.corpus import material, scores
-from msvae.corpus.manifest import MANIFEST_NAME, fill_empty_splits, save_manifest
-from msvae.corpus.piece import PieceJob, build_piece
+from msvae.corpus.make_piece import PieceJob, build_piece
+from msvae.errors import MsvaeError
+from msvae.manifest import MANIFEST_NAME, fill_empty_splits, save_manifest
 
 log = logging.getLogger(__name__)
 BUILD_FILE = "build.json"
@@ -37,7 +38,7 @@ TRIES = 8  # candidate scores per piece, tried in order until one is long enough
 LOSSLESS_EVERY = 3  # every third piece is all wav/flac, so mix = sum of stems is checkable
 
 
-class BuildError(RuntimeError):
+class BuildError(MsvaeError):
     """Some pieces failed; one line naming the first."""
 
 
@@ -49,15 +50,11 @@ class BuildResult:
     seconds: float  # wall-clock time of this call
 
 
-def default_out(cfg) -> str:
-    """Where `msvae corpus build` writes when no --out is given."""
-    return storage.join(cfg.storage.root, "corpus")
-
-
 def code_version() -> str:
-    """A hash of this package's source: any change to the corpus code is a new build."""
+    """A hash of the corpus code and the audio module it renders with: any change to
+    either is a new build."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    for path in [*sorted(Path(__file__).parent.glob("*.py")), Path(audio.__file__)]:
         digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()[:16]
 

@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-from msvae import storage
-from msvae.cli import print_json
-from msvae.corpus.manifest import ManifestError, load_manifest, manifest_uri, save_manifest
-
-
-def _user_error(exc: Exception):
-    from msvae.cli import UserError
-
-    return UserError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+from msvae.console import print_json
+from msvae.manifest import (
+    ManifestError,
+    default_corpus,
+    load_manifest,
+    manifest_uri,
+    save_manifest,
+)
 
 
 def _build(args, cfg) -> int:
-    from msvae.corpus.build import BuildError, build, default_out
-    from msvae.corpus.proc import RenderError
+    from msvae.corpus.build import build
 
-    out = args.out or default_out(cfg)
+    out = args.out or default_corpus(cfg)
     pieces = args.pieces if args.pieces is not None else cfg.corpus.pieces
     seed = args.seed if args.seed is not None else cfg.corpus.seed
-    try:
-        result = build(cfg, out, pieces, seed)
-    except (BuildError, RenderError, ManifestError, storage.StorageError) as exc:
-        raise _user_error(exc) from None
+    result = build(cfg, out, pieces, seed)
     state = "already built" if result.cached else f"built in {result.seconds:.1f} s"
     print(f"corpus {result.key} {state}: {result.manifest}")
     return 0
@@ -33,14 +28,11 @@ def _import(args, cfg) -> int:
     from msvae.corpus.importer import import_folder
 
     seed = args.seed if args.seed is not None else cfg.corpus.seed
-    try:
-        df = import_folder(cfg, args.source, seed)
-        if df.empty:
-            raise ManifestError(f"{args.source}: no files laid out as "
-                                "<piece>/<source>[_<name>].<ext>")
-        save_manifest(cfg, df, args.out)
-    except (FileNotFoundError, ManifestError, storage.StorageError) as exc:
-        raise _user_error(exc) from None
+    df = import_folder(cfg, args.source, seed)
+    if df.empty:
+        raise ManifestError(f"{args.source}: no files laid out as "
+                            "<piece>/<source>[_<name>].<ext>")
+    save_manifest(cfg, df, args.out)
     print(f"{len(df)} files of {df['piece'].nunique()} pieces -> {args.out}")
     return 0
 
@@ -49,10 +41,7 @@ def _stats(args, cfg) -> int:
     from msvae.corpus.stats import summarise, table
 
     uri = manifest_uri(args.manifest)
-    try:
-        stats = {"manifest": uri, **summarise(cfg, load_manifest(cfg, uri))}
-    except (ManifestError, storage.StorageError) as exc:
-        raise _user_error(exc) from None
+    stats = {"manifest": uri, **summarise(cfg, load_manifest(cfg, uri))}
     if args.json:
         print_json(stats)
     else:

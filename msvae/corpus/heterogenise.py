@@ -4,7 +4,7 @@ Each file gets its own format (wav, flac, ogg, mp3), sample rate (16-48 kHz), ch
 count, level (a peak between -21 and -1 dBFS: a 20 dB loudness spread) and time offset
 (up to +-0.5 s; the mix, the reference, keeps 0). Offsets are whole samples at the file's
 rate and gains are recorded exactly, so `undo` recovers the aligned stem:
-file[t] = stem[t - offset_s] * 10**(gain_db / 20)   (see msvae.corpus.manifest).
+file[t] = stem[t - offset_s] * 10**(gain_db / 20)   (see msvae.manifest).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from msvae.corpus import audio
+from msvae import audio
 
 RATES = (16000, 22050, 24000, 32000, 44100, 48000)  # Hz; MP3 supports each of them
 PEAK_DBFS = (-21.0, -1.0)
@@ -47,7 +47,7 @@ def choose(rng: np.random.Generator, *, reference: bool, lossless: bool,
 
 
 def apply(x: np.ndarray, sr: int, spec: FileSpec) -> tuple[np.ndarray, float]:
-    """Stem (samples, channels) at `sr` -> (file signal at spec.rate, gain_db applied)."""
+    """Stem [channels, samples] at `sr` -> (file signal at spec.rate, gain_db applied)."""
     y = audio.shift(audio.to_channels(audio.resample(x, sr, spec.rate), spec.channels),
                     spec.offset_samples)
     gain_db = spec.peak_dbfs - audio.peak_db(y) if np.any(y) else 0.0

@@ -13,8 +13,9 @@ import logging
 import pandas as pd
 
 from msvae import storage
-from msvae.corpus.audio import AUDIO_EXTENSIONS
-from msvae.corpus.manifest import SOURCE_KINDS, assign_split
+from msvae.audio import AUDIO_EXTENSIONS
+from msvae.config import SOURCE_KINDS
+from msvae.manifest import ManifestError, assign_split
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ def _listing(cfg, root: str) -> list[str]:
     """Every file under `root`, as paths relative to it ('/'-separated), sorted."""
     fs, base = storage.filesystem(cfg, root)
     if not fs.isdir(base):
-        raise FileNotFoundError(f"{root}: no such folder")
+        raise ManifestError(f"{root}: no such folder")
     base = base.rstrip("/")
     return sorted(p[len(base) + 1:] for p in fs.find(base) if p.startswith(base + "/"))
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import resource
 import subprocess
 
+from msvae.errors import MsvaeError
 
-class RenderError(RuntimeError):
+
+class RenderError(MsvaeError):
     """An external renderer failed, timed out or wrote too much; one line."""
 
 

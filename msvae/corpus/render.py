@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from msvae.corpus import audio
+from msvae import audio
 from msvae.corpus.proc import run_bounded
 from msvae.corpus.scores import Note
 
@@ -63,7 +63,7 @@ def midi_bytes(notes: tuple[Note, ...], program: int, velocity: int = 90) -> byt
 
 def render(notes: tuple[Note, ...], program: int, soundfont: str, seconds: float, *,
            timeout_s: float, max_bytes: int) -> np.ndarray:
-    """FluidSynth render -> (samples, 2) float32 at RENDER_RATE, exactly `seconds` long."""
+    """FluidSynth render -> [2, samples] float32 at RENDER_RATE, exactly `seconds` long."""
     if any(r in soundfont for r in RESERVED_SOUNDFONTS):
         raise ValueError(f"{soundfont}: reserved for the evaluation corpus")
     with tempfile.TemporaryDirectory(prefix="msvae-render-") as tmp:

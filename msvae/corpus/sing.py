@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from msvae.corpus import audio
+from msvae import audio
 from msvae.corpus.proc import run_bounded
 from msvae.corpus.render import RENDER_RATE
 from msvae.corpus.scores import Note
@@ -55,7 +55,7 @@ def score_xml(notes: tuple[Note, ...], syllables: tuple[str, ...] = SYLLABLES) -
 
 def sing(notes: tuple[Note, ...], seconds: float, syllables: tuple[str, ...], *,
          timeout_s: float, max_bytes: int) -> np.ndarray:
-    """Festival sings `notes` -> (samples, 1) float32 at RENDER_RATE, `seconds` long."""
+    """Festival sings `notes` -> [1, samples] float32 at RENDER_RATE, `seconds` long."""
     with tempfile.TemporaryDirectory(prefix="msvae-sing-") as tmp:
         xml, wav = Path(tmp, "line.xml"), Path(tmp, "line.wav")
         xml.write_text(score_xml(singable(notes), syllables))

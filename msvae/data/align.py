@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import fft
 
+from msvae.audio import shift
+
 PHAT_BETA = 0.8  # 1: classic GCC-PHAT (pure phase); 0: plain cross-correlation
 
 
@@ -30,21 +32,8 @@ def estimate_lag(ref: np.ndarray, sig: np.ndarray, max_lag: int) -> int:
     return int(np.argmax(window)) - max_lag
 
 
-def shift(wave: np.ndarray, lag: int, length: int) -> np.ndarray:
-    """[channels, samples] read `lag` samples later, trimmed or zero-padded to `length`.
-
-    out[:, t] = wave[:, t + lag] where that exists, else 0: undoes a delay of `lag`.
-    """
-    out = np.zeros((wave.shape[0], length), dtype=np.float32)
-    src, dst = max(lag, 0), max(-lag, 0)
-    n = min(wave.shape[1] - src, length - dst)
-    if n > 0:
-        out[:, dst:dst + n] = wave[:, src:src + n]
-    return out
-
-
 def align(ref: np.ndarray, wave: np.ndarray, rate: int,
           max_offset_s: float) -> tuple[np.ndarray, float]:
     """(wave on the time base of `ref`, same length as it; estimated offset in s)."""
     lag = estimate_lag(ref.mean(axis=0), wave.mean(axis=0), round(max_offset_s * rate))
-    return shift(wave, lag, ref.shape[1]), lag / rate
+    return shift(wave, -lag, ref.shape[1]), lag / rate  # read `lag` later: undo the delay

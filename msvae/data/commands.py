@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from msvae.cli import print_json
+from msvae.console import print_json
 
 
 def _prepare(args, cfg) -> int:
-    from msvae.cli import UserError
-    from msvae.corpus.manifest import ManifestError
-    from msvae.data.prepare import NothingUsable, prepare
+    from msvae.data.prepare import prepare
     from msvae.data.report import summary
-    from msvae.storage import StorageError
 
-    try:
-        report = prepare(cfg, args.manifest, args.out)
-    except (ManifestError, NothingUsable, StorageError) as exc:
-        raise UserError(str(exc)) from None
+    report = prepare(cfg, args.manifest, args.out)
     if args.json:
         print_json(report)
     else:

@@ -1,4 +1,4 @@
-"""Stage 2: bytes -> float32 waveform [channels, samples] with soundfile (libsndfile).
+"""Stage 2: bytes -> float32 waveform [channels, samples] (msvae.audio.decode).
 
 Accepts WAV, FLAC, OGG (Vorbis/Opus) and MP3 at any rate and channel count. Whatever
 cannot be trusted raises Quarantine with a one-line reason: empty, unsupported or
@@ -16,6 +16,7 @@ import struct
 import numpy as np
 import soundfile as sf
 
+from msvae import audio as audio_io
 from msvae.data.errors import Quarantine
 
 # File extension -> the libsndfile major format it must contain.
@@ -48,7 +49,7 @@ def decode(data: bytes, uri: str) -> tuple[np.ndarray, int]:
         info = sf.info(io.BytesIO(data))
         if info.format != FORMATS[ext]:
             raise Quarantine(f"mislabelled: {ext} file holds {info.format} data")
-        audio, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        wave, rate = audio_io.decode(data)
     except Quarantine:
         raise
     except Exception as exc:  # noqa: BLE001 - libsndfile's many error types
@@ -57,10 +58,10 @@ def decode(data: bytes, uri: str) -> tuple[np.ndarray, int]:
     declared_end = _wav_declared_end(data) if info.format == "WAV" else None
     if declared_end is not None and declared_end > len(data):
         raise Quarantine(f"truncated: {len(data)} of {declared_end} bytes")
-    if 0 < len(audio) < SHORT_READ * info.frames:
-        raise Quarantine(f"truncated: {len(audio)} of {info.frames} frames decoded")
-    if audio.size == 0:
+    if 0 < wave.shape[-1] < SHORT_READ * info.frames:
+        raise Quarantine(f"truncated: {wave.shape[-1]} of {info.frames} frames decoded")
+    if wave.size == 0:
         raise Quarantine("no audio samples")
-    if not np.isfinite(audio).all():
+    if not np.isfinite(wave).all():
         raise Quarantine("NaN or infinite samples")
-    return np.ascontiguousarray(audio.T), int(rate)
+    return wave, int(rate)

@@ -2,7 +2,7 @@
 cfg.data.read_cpus CPUs.
 
 `piece_dataset` yields one row per piece (ragged windows plus its report fragment) and
-`windows` explodes that into one row per window, for `msvae prepare` and evaluation, which
+`window_dataset` explodes that into one row per window, for `msvae prepare` and evaluation, which
 need the reports and piece ids. `build_dataset` streams (`stream_windows`) the fixed-shape
 numeric columns `x` float32 [sources, n_mels, frames] and `mask` bool [sources] straight
 into Ray Train (`iter_torch_batches` takes them as they are); `load_prepared` reads the
@@ -21,8 +21,8 @@ import ray
 
 from msvae import storage
 from msvae.config import Config
-from msvae.corpus.manifest import load_manifest
-from msvae.data.piece import process_piece
+from msvae.data.ingest_piece import process_piece
+from msvae.manifest import PIECE_COLUMNS, ManifestError, load_manifest
 
 TRAIN_COLUMNS = ["x", "mask"]
 SPLIT_PREFIX = "split="  # hive-style folder of one split's shards under the output URI
@@ -73,8 +73,7 @@ def _stream_batch(batch: dict, cfg: Config) -> dict:
 
 def _piece_items(cfg: Config, manifest: pd.DataFrame) -> ray.data.Dataset:
     """One row per piece (its manifest rows as JSON), cfg.data.pieces_per_task a block."""
-    keep = ["piece", "source", "kind", "uri", "split"]
-    items = [{"rows": json.dumps(group[keep].to_dict("records"))}
+    items = [{"rows": json.dumps(group[PIECE_COLUMNS].to_dict("records"))}
              for _, group in manifest.groupby("piece", sort=True)]
     blocks = max(1, math.ceil(len(items) / cfg.data.pieces_per_task))
     return ray.data.from_items(items, override_num_blocks=blocks)
@@ -91,8 +90,8 @@ def piece_dataset(cfg: Config, manifest: pd.DataFrame) -> ray.data.Dataset:
     return _per_task(_piece_items(cfg, manifest), partial(_process_batch, cfg=cfg), cfg)
 
 
-def windows(pieces: ray.data.Dataset, cfg: Config,
-            columns: list[str] = TRAIN_COLUMNS) -> ray.data.Dataset:
+def window_dataset(pieces: ray.data.Dataset, cfg: Config,
+                   columns: list[str] = TRAIN_COLUMNS) -> ray.data.Dataset:
     """One row per window with `columns` (of x, mask, piece, start_s, split)."""
     return _per_task(pieces, partial(_explode, columns=list(columns)), cfg)
 
@@ -105,12 +104,12 @@ def stream_windows(cfg: Config, manifest: pd.DataFrame) -> ray.data.Dataset:
 def build_dataset(cfg: Config, manifest_uri: str, split: str) -> ray.data.Dataset:
     """Stream a manifest's pieces of one split as training rows {x, mask}.
 
-    Raises ManifestError for a bad manifest and ValueError when no piece is in `split`.
+    Raises ManifestError for a bad manifest or when no piece is in `split`.
     """
     manifest = load_manifest(cfg, manifest_uri)
     manifest = manifest[manifest["split"] == split]
     if manifest.empty:
-        raise ValueError(f"{manifest_uri}: no pieces in split {split!r}")
+        raise ManifestError(f"{manifest_uri}: no pieces in split {split!r}")
     return stream_windows(cfg, manifest)
 
 

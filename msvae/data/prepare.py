@@ -11,15 +11,16 @@ import json
 
 from msvae import storage
 from msvae.config import Config
-from msvae.corpus.manifest import load_manifest
 from msvae.data import report as reports
-from msvae.data.pipeline import piece_dataset, windows
+from msvae.data.pipeline import piece_dataset, window_dataset
+from msvae.errors import MsvaeError
+from msvae.manifest import load_manifest
 
 REPORT_NAME = "report.json"
 SHARD_COLUMNS = ["x", "mask", "piece", "start_s", "split"]
 
 
-class NothingUsable(ValueError):
+class NothingUsable(MsvaeError):
     """Every input was quarantined or dropped; the report says why."""
 
 
@@ -38,7 +39,7 @@ def prepare(cfg: Config, manifest_uri: str, out_uri: str) -> dict:
     if report["windows_out"] == 0:
         raise NothingUsable(f"nothing usable in {manifest_uri}: {reports.summary(report)}")
     fs, path = storage.pyarrow_filesystem(cfg, out_uri)
-    windows(pieces, cfg, SHARD_COLUMNS).write_parquet(path, filesystem=fs,
+    window_dataset(pieces, cfg, SHARD_COLUMNS).write_parquet(path, filesystem=fs,
                                                       partition_cols=["split"])
     return report
 
@@ -52,7 +53,7 @@ def prepared_for(cfg: Config, manifest_uri: str) -> tuple[str, dict]:
     import dataclasses
     import hashlib
 
-    from msvae.corpus.manifest import manifest_uri as resolve_manifest
+    from msvae.manifest import manifest_uri as resolve_manifest
 
     manifest_uri = resolve_manifest(manifest_uri)
     digest = hashlib.sha256(storage.read_bytes(cfg, manifest_uri))

@@ -12,7 +12,11 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 
-from msvae.data.piece import empty_report
+
+def empty_report() -> dict:
+    """A report with nothing counted yet; the keys `msvae prepare` writes."""
+    return {"files_in": 0, "files_ok": 0, "quarantined": [], "windows_out": 0,
+            "windows_dropped": {}, "offsets": [], "audio_seconds_in": 0.0}
 
 
 def merge(fragments: Iterable[dict]) -> dict:

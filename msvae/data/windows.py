@@ -1,8 +1,8 @@
 """Stage 7: fixed-length windows and their log-mel features.
 
-Windows are `features.window_samples(cfg)` long (a whole number of mel hops) and start
+Windows are `window_samples(cfg)` long (a whole number of mel hops) and start
 every `hop_s` seconds; a piece shorter than one window gives one zero-padded window.
-Features use the shared definition in `msvae.features`; for stereo the mel power is
+Features use the shared definition in `msvae.data.features`; for stereo the mel power is
 averaged over the two channels (one slot per source).
 """
 
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from msvae.config import DataConfig
-from msvae.features import db_to_power, log_mel, window_samples
+from msvae.data.features import db_to_power, log_mel, window_samples
 
 
 def hop_samples(cfg: DataConfig) -> int:

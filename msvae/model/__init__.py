@@ -1,4 +1,5 @@
 """The three models behind one interface; `build_model(cfg)` picks by `cfg.model.kind`.
+Their training objective (the reshaped ELBO) is `msvae.model.objective`.
 
 Every model maps (x [B, S, M, T] dB, mask [B, S] bool) to a `ModelOutput` (recon in dB,
 per-level elementwise KL and posterior means) and has `generate(n, frames, cond_x,

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from msvae.config import Config
-from msvae.features import FLOOR_DB
+from msvae.data.features import FLOOR_DB
 
 DB_OFFSET = -50.0  # dB, maps to 0 units
 DB_SCALE = 50.0  # dB per unit

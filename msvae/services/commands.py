@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from msvae.cli import print_json
+from msvae.console import print_json
 from msvae.services import embedded
 
 
 def _up(args, cfg) -> int:
-    from msvae.cli import UserError
-
-    try:
-        embedded.up(cfg)
-    except embedded.ServiceError as exc:
-        raise UserError(str(exc)) from None
+    embedded.up(cfg)
     return 0
 
 

@@ -19,12 +19,13 @@ import psutil
 import requests
 
 from msvae.config import Config
-from msvae.services.state import clear_state, read_state, state_dir, write_state
+from msvae.errors import MsvaeError
+from msvae.services.state import EMBEDDED_KEYS, clear_state, read_state, state_dir, write_state
 
 SERVICES = ("s3", "mlflow")
 
 
-class ServiceError(RuntimeError):
+class ServiceError(MsvaeError):
     """A service could not start or stop; one line saying which and why."""
 
 
@@ -111,8 +112,7 @@ def _start_mlflow(cfg: Config, folder: Path, s3: dict) -> dict:
     port = _pick_port(host, cfg.services.mlflow_port, "services.mlflow_port")
     bucket = _bucket_of(cfg)
     artifacts = f"s3://{bucket}/mlflow-artifacts" if bucket else str(folder / "mlflow-artifacts")
-    env = dict(os.environ, MLFLOW_S3_ENDPOINT_URL=s3["endpoint"],
-               AWS_ACCESS_KEY_ID="msvae-local", AWS_SECRET_ACCESS_KEY="msvae-local",
+    env = dict(os.environ, MLFLOW_S3_ENDPOINT_URL=s3["endpoint"], **EMBEDDED_KEYS,
                AWS_DEFAULT_REGION=cfg.storage.region)
     env.pop("AWS_SESSION_TOKEN", None)
     entry = _spawn([sys.executable, "-m", "mlflow", "server", "--host", host, "--port", str(port),

@@ -19,12 +19,15 @@ import boto3
 from botocore.config import Config as BotoConfig
 from moto.server import ThreadedMotoServer
 
+from msvae.services.state import EMBEDDED_KEYS
+
 INDEX = ".etags.json"  # key -> ETag of what the folder holds, to write back only changes
 
 
 def _client(endpoint: str):
     return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="msvae-local", aws_secret_access_key="msvae-local",
+                        aws_access_key_id=EMBEDDED_KEYS["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=EMBEDDED_KEYS["AWS_SECRET_ACCESS_KEY"],
                         config=BotoConfig(retries={"max_attempts": 3}))
 
 

@@ -7,6 +7,9 @@ import os
 from pathlib import Path
 
 STATE_FILE = "services.json"
+# The embedded S3 server accepts any key; these dummy keys are used only when the
+# environment has none, and are the only keys that ever travel to Ray workers.
+EMBEDDED_KEYS = {"AWS_ACCESS_KEY_ID": "msvae-local", "AWS_SECRET_ACCESS_KEY": "msvae-local"}
 
 
 def state_dir(cfg) -> Path:

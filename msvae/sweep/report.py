@@ -6,10 +6,7 @@ import csv
 import io
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from msvae.evaluate.plots import pyplot, save
 
 STATUS_COLOURS = {"completed": "tab:green", "stopped_early": "tab:orange", "error": "tab:red"}
 
@@ -52,7 +49,7 @@ def to_text(trials: list[dict], metric: str) -> str:
 def plot(trials: list[dict], metric: str, path: str | Path) -> Path:
     """The metric against each searched dimension, one panel per dimension."""
     keys = list(trials[0]["config"]) if trials else []
-    fig, axes = plt.subplots(1, max(1, len(keys)), squeeze=False,
+    fig, axes = pyplot().subplots(1, max(1, len(keys)), squeeze=False,
                              figsize=(3.0 * max(1, len(keys)), 3.0), sharey=True)
     for ax, key in zip(axes[0], keys):
         for t in trials:
@@ -67,6 +64,4 @@ def plot(trials: list[dict], metric: str, path: str | Path) -> Path:
             ax.set_xscale("log")
     axes[0][0].set_ylabel(metric, fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path)

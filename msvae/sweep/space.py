@@ -15,13 +15,12 @@ Every key must be a real config key; a malformed space fails with one line.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import yaml
 from ray import tune
 
-from msvae.config import Config, ConfigError, from_dict
+from msvae.config import Config, ConfigError, override
 
 DOMAINS = {
     "choice": lambda v: tune.choice(list(v)),
@@ -30,15 +29,6 @@ DOMAINS = {
     "loguniform": lambda v: tune.loguniform(*v),
     "randint": lambda v: tune.randint(*v),
 }
-
-
-def apply(base: dict, values: dict) -> Config:
-    """The config `base` (nested dict) with dotted `values` set, validated."""
-    raw = copy.deepcopy(base)
-    for key, value in values.items():
-        section, _, name = key.partition(".")
-        raw.setdefault(section, {})[name] = value.item() if hasattr(value, "item") else value
-    return from_dict(raw)
 
 
 class SweepSpec:
@@ -64,12 +54,12 @@ class SweepSpec:
             self.space[key] = DOMAINS[kind](values)
         if not self.space:
             raise ConfigError(f"{path}: the space is empty")
-        self.base = apply(base.to_dict(), self.fixed).to_dict()
+        self.base = override(base, self.fixed)
+        known = self.base.flat()
         for key in self.space:  # a bad combination fails its trial; an unknown key fails here
-            section, _, name = key.partition(".")
-            if name not in self.base.get(section, {}):
+            if key not in known:
                 raise ConfigError(f"{path}: {key}: unknown config key")
 
     def trial_config(self, values: dict) -> Config:
         """The config of one trial: base, fixed, then the sampled values."""
-        return apply(self.base, values)
+        return override(self.base, values)

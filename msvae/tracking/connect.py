@@ -7,10 +7,11 @@ import os
 import requests
 
 from msvae.config import Config
+from msvae.errors import MsvaeError
 from msvae.services.state import read_state
 
 
-class TrackingError(RuntimeError):
+class TrackingError(MsvaeError):
     """The tracking server is missing or unreachable."""
 
 

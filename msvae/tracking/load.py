@@ -14,9 +14,10 @@ def load_registered(uri: str):
 
 
 def with_model_settings(cfg: Config, trained: Config) -> Config:
-    """The current config (storage, services, tracking) with the model's data and model
-    sections, so features match what the model was trained on."""
-    import dataclasses
+    """The current config (storage, services, tracking) with the model's data, model and
+    objective sections, so features match what the model was trained on."""
+    from msvae.config import override
 
-    return dataclasses.replace(cfg, data=trained.data, model=trained.model,
-                               objective=trained.objective)
+    sections = trained.to_dict()
+    return override(cfg, {f"{section}.{key}": value for section in ("data", "model", "objective")
+                          for key, value in sections[section].items()})

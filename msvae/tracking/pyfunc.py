@@ -2,7 +2,7 @@
 
 Input: `x` float32 [n, sources, mels, frames] in dB and `mask` bool [n, sources]; all
 slots given -> reconstruction, none -> unconditional generation, some -> the rest
-generated conditioned on them (see msvae.generate). Output: float32 waveforms
+generated conditioned on them (see msvae.generate.complete). Output: float32 waveforms
 [n, sources, samples] at `data.sample_rate` Hz. Weights and config are artifacts, so
 the model loads back as this class, not a traced graph.
 """
@@ -30,8 +30,8 @@ class MsvaePyfunc(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input, params=None):
         import torch
 
-        from msvae.generate import complete
-        from msvae.listen import mel_to_wave
+        from msvae.generate.complete import complete
+        from msvae.generate.vocoder import mel_to_wave
 
         x = torch.as_tensor(np.asarray(model_input["x"], dtype=np.float32))
         mask = torch.as_tensor(np.asarray(model_input["mask"], dtype=bool))
@@ -44,7 +44,7 @@ def signature(cfg):
     from mlflow.models import ModelSignature
     from mlflow.types.schema import ParamSchema, ParamSpec, Schema, TensorSpec
 
-    from msvae.features import window_frames, window_samples
+    from msvae.data.features import window_frames, window_samples
 
     s, m, t = len(cfg.data.sources), cfg.data.n_mels, window_frames(cfg.data)
     return ModelSignature(

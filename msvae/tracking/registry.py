@@ -19,7 +19,8 @@ from mlflow.exceptions import MlflowException
 from msvae.config import Config
 from msvae.tracking.pyfunc import MsvaePyfunc, signature
 
-SCORE_TAG = "valid_recon_error_db"
+SCORE_METRIC = "valid/recon_error_db"  # the validation figure the champion rule compares
+SCORE_TAG = "valid_recon_error_db"  # where a version keeps it
 
 
 @dataclass
@@ -28,7 +29,6 @@ class Registered:
     version: str
     champion: bool
     score_db: float
-    previous_champion_db: float | None
 
     @property
     def uri(self) -> str:
@@ -69,4 +69,4 @@ def register(cfg: Config, model_uri: str, score_db: float) -> Registered:
     wins = previous is None or score_db < previous
     if wins:
         client.set_registered_model_alias(name, "champion", version)
-    return Registered(name, str(version), wins, score_db, previous)
+    return Registered(name, str(version), wins, score_db)

@@ -14,11 +14,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from msvae.errors import MsvaeError
+
 STATE = "state.pt"
 MARKER = "COMPLETE"
 
 
-class IncompleteCheckpoint(RuntimeError):
+class IncompleteCheckpoint(MsvaeError):
     """A checkpoint directory without its completion marker."""
 
 

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from msvae.cli import print_json
+from msvae.console import print_json
 
 
 def _train(args, cfg) -> int:
-    from msvae.cli import UserError
-    from msvae.tracking.connect import TrackingError
+    from msvae.tracking.runs import run_url
     from msvae.train.finish import finish
-    from msvae.train.launch import TrainingError, train
+    from msvae.train.launch import train
 
-    try:
-        result = train(cfg, run_name=args.resume or args.run_name, resume=bool(args.resume))
-        registered = finish(result)
-    except (TrainingError, TrackingError) as exc:
-        raise UserError(str(exc)) from None
+    result = train(cfg, run_name=args.resume or args.run_name, resume=bool(args.resume))
+    registered = finish(result)
     summary = {"run_name": result.run_name, "mlflow_run_id": result.mlflow_run_id,
+               "mlflow_run": run_url(result.cfg, result.mlflow_run_id),
                "steps": result.metrics.get("step"), "seconds": round(result.seconds, 1),
                "valid": {k.split("/", 1)[1]: v for k, v in result.metrics.items()
                          if k.startswith("valid/")},
@@ -29,6 +26,7 @@ def _train(args, cfg) -> int:
               f"valid recon error {registered.score_db:.2f} dB")
         print(f"registered {registered.name} version {registered.version} as "
               f"{'champion' if registered.champion else 'challenger'}: {registered.uri}")
+        print(f"MLflow run {summary['mlflow_run']}")
     return 0
 
 

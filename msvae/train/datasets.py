@@ -1,39 +1,47 @@
-"""The Ray datasets a training run reads: a manifest streamed through ingestion, or
-Parquet shards that `msvae prepare` materialised."""
+"""The Ray datasets a training run reads, and making sure they exist.
+
+`train.dataset` is a manifest (streamed through ingestion) or Parquet shards that
+`msvae prepare` materialised; unset, it is the default corpus's manifest. Runs that share
+data (sweep trials, comparison runs, the demo) call `ensure_prepared` once, so ingestion
+runs once and the default corpus is built (or reused) first.
+"""
 
 from __future__ import annotations
 
-from msvae import storage
-from msvae.config import Config
+from msvae.config import Config, override
+from msvae.manifest import default_corpus, default_manifest, is_manifest
 
-MANIFEST_SUFFIXES = (".csv", ".jsonl", ".parquet")
-
-
-def default_dataset(cfg: Config) -> str:
-    """The demo corpus manifest that `msvae corpus build` writes by default."""
-    from msvae.corpus.build import MANIFEST_NAME, default_out
-
-    return storage.join(default_out(cfg), MANIFEST_NAME)
+SPLITS = ("train", "valid")
 
 
 def training_datasets(cfg: Config) -> dict:
-    """{"train": ..., "valid": ...} for `train.dataset` (the demo corpus when unset)."""
-    return datasets_for(cfg, cfg.train.dataset or default_dataset(cfg))
+    """{"train": ..., "valid": ...} for `train.dataset` (the default corpus when unset)."""
+    return datasets_for(cfg, cfg.train.dataset or default_manifest(cfg))
 
 
 def datasets_for(cfg: Config, uri: str) -> dict:
     """{"train": ..., "valid": ...} from a manifest (streamed) or prepared shards."""
     from msvae.data.pipeline import build_dataset, load_prepared
 
-    if uri.endswith(MANIFEST_SUFFIXES):
-        return {split: build_dataset(cfg, uri, split) for split in ("train", "valid")}
-    return {split: load_prepared(cfg, uri, split) for split in ("train", "valid")}
+    if is_manifest(uri):
+        return {split: build_dataset(cfg, uri, split) for split in SPLITS}
+    return {split: load_prepared(cfg, uri, split) for split in SPLITS}
 
 
-def prepared_dataset(cfg: Config) -> str:
-    """Shards for `train.dataset` (prepared once and cached when it is a manifest), so
-    runs that share data (sweep trials, comparison runs) do not redo ingestion."""
+def ensure_prepared(cfg: Config, log=print) -> tuple[Config, dict | None]:
+    """(`cfg` with train.dataset set to prepared shards, the ingestion report or None when
+    the shards were given). Builds the default corpus first when train.dataset is unset."""
     from msvae.data.prepare import prepared_for
 
-    uri = cfg.train.dataset or default_dataset(cfg)
-    return prepared_for(cfg, uri)[0] if uri.endswith(MANIFEST_SUFFIXES) else uri
+    uri = cfg.train.dataset
+    if not uri:
+        from msvae.corpus.build import build
+
+        built = build(cfg, default_corpus(cfg), cfg.corpus.pieces, cfg.corpus.seed)
+        log(f"corpus {built.manifest} ({'reused' if built.cached else 'built'} in "
+            f"{built.seconds:.0f} s)")
+        uri = built.manifest
+    if not is_manifest(uri):
+        return cfg, None
+    prepared, report = prepared_for(cfg, uri)
+    return override(cfg, {"train.dataset": prepared}), report

@@ -1,4 +1,8 @@
-"""After training: load the final checkpoint, log figures and audio, register the model."""
+"""After training: load a checkpoint, log figures and audio, log and register the model.
+
+`publish` takes explicit arguments (config, MLflow run, checkpoint, validation windows,
+score), so `msvae train`, the sweep's best trial and the demo register the same way.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +15,17 @@ import torch
 from mlflow import MlflowClient
 
 from msvae.config import Config
-from msvae.generate import complete
-from msvae.listen import mel_to_wave, write_wav
+from msvae.evaluate.plots import curves
+from msvae.generate.complete import complete
+from msvae.generate.examples import REFERENCE, write_examples
 from msvae.model import build_model
-from msvae.plots import curves, mel_grid
-from msvae.tracking.registry import Registered, log_model, register
+from msvae.tracking.registry import SCORE_METRIC, Registered, log_model, register
+from msvae.tracking.runs import config_yaml
 from msvae.train import checkpoint as ckpt
-from msvae.train.launch import TrainResult, config_yaml
+from msvae.train.launch import TrainResult
 
 CURVE_PREFIXES = ("train/loss", "train/recon", "train/kl", "valid/recon_error_db")
+SAMPLES = 3  # prior samples written per run
 
 
 def load_checkpoint_model(cfg: Config, checkpoint) -> torch.nn.Module:
@@ -36,39 +42,38 @@ def _history(client: MlflowClient, run_id: str) -> dict[str, list[tuple[int, flo
     return {k: [(m.step, m.value) for m in client.get_metric_history(run_id, k)] for k in keys}
 
 
-def write_listening(cfg: Config, model, batch: dict, folder: Path, count: int = 3) -> list[Path]:
-    """Mel figures (reference vs reconstruction, generated) and `count` generated WAVs."""
-    x = torch.as_tensor(np.asarray(batch["x"]), dtype=torch.float32)
-    mask = torch.as_tensor(np.asarray(batch["mask"]), dtype=torch.bool)
-    recon = complete(model, x, mask, cfg)
-    generated = complete(model, x[:count], torch.zeros_like(mask[:count]), cfg, seed=cfg.train.seed)
-    files = [mel_grid({"reference": x[0].numpy(), "reconstruction": recon[0].numpy()},
-                      cfg.data.sources, folder / "mel_reconstruction.png",
-                      f"{cfg.model.kind}: validation window"),
-             mel_grid({f"sample {i}": g.numpy() for i, g in enumerate(generated)},
-                      cfg.data.sources, folder / "mel_generated.png",
-                      f"{cfg.model.kind}: samples from the prior")]
-    mix = cfg.data.sources.index("mix")
-    waves = mel_to_wave(generated[:, mix], cfg.data)
-    for i, wave in enumerate(waves):
-        files.append(write_wav(folder / f"generated_{i}.wav", wave, cfg.data.sample_rate))
-    return files
+def _examples(cfg: Config, model, batch: dict, folder: Path) -> list[Path]:
+    """A validation window and its reconstruction, and SAMPLES mixes from the prior."""
+    x = torch.as_tensor(np.asarray(batch["x"][:1]), dtype=torch.float32)
+    mask = torch.as_tensor(np.asarray(batch["mask"][:1]), dtype=torch.bool)
+    samples = complete(model, x.expand(SAMPLES, -1, -1, -1),
+                       torch.zeros(SAMPLES, mask.shape[1], dtype=torch.bool), cfg,
+                       seed=cfg.train.seed)
+    panels = {REFERENCE: x[0], "reconstruction": complete(model, x, mask, cfg)[0],
+              **{f"sample {i}": s for i, s in enumerate(samples)}}
+    return write_examples(cfg, panels, folder, "mel_examples",
+                          f"{cfg.model.kind}: a validation window and prior samples",
+                          sources=["mix"])
 
 
-def finish(result: TrainResult) -> Registered:
-    """Log figures, WAVs and the model into the run; register with the champion rule."""
-    cfg = result.cfg
-    valid_batch = result.valid.take_batch(4)
-    model = load_checkpoint_model(cfg, result.checkpoint)
+def publish(cfg: Config, run_id: str, checkpoint, valid_batch: dict,
+            score_db: float) -> Registered:
+    """Log figures, WAVs and the model of `checkpoint` into MLflow run `run_id` and register
+    it with the champion rule, scored by `score_db` (validation SCORE_METRIC, dB)."""
+    model = load_checkpoint_model(cfg, checkpoint)
     client = MlflowClient()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        files = write_listening(cfg, model, valid_batch, folder)
-        files.append(curves(_history(client, result.mlflow_run_id), folder / "curves.png",
+        files = _examples(cfg, model, valid_batch, folder)
+        files.append(curves(_history(client, run_id), folder / "curves.png",
                             f"{cfg.model.kind}: training curves"))
         for path in files:
-            client.log_artifact(result.mlflow_run_id, str(path),
-                                "audio" if path.suffix == ".wav" else "plots")
-    model_uri = log_model(cfg, result.mlflow_run_id, model, config_yaml(cfg))
-    score = float(result.metrics.get("valid/recon_error_db", math.nan))
-    return register(cfg, model_uri, score)
+            client.log_artifact(run_id, str(path), "audio" if path.suffix == ".wav" else "plots")
+    model_uri = log_model(cfg, run_id, model, config_yaml(cfg))
+    return register(cfg, model_uri, score_db)
+
+
+def finish(result: TrainResult) -> Registered:
+    """`publish` a finished training run: its final checkpoint and validation score."""
+    return publish(result.cfg, result.mlflow_run_id, result.checkpoint,
+                   result.valid.take_batch(1), float(result.metrics.get(SCORE_METRIC, math.nan)))

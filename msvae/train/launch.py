@@ -1,8 +1,9 @@
-"""The training driver: resolve endpoints, open the MLflow run, fit a TorchTrainer, register.
+"""The training driver: resolve endpoints, open the MLflow run, fit a TorchTrainer.
 
-The driver owns the MLflow run (so a restarted or resumed run stays one MLflow run),
-rank 0 writes into it during training, and the driver logs the model and artifacts
-at the end. The same code runs locally and under `ray job submit`.
+The driver owns the MLflow run (so a restarted or resumed run stays one MLflow run):
+RUNNING while the trainer fits, then FINISHED, FAILED or KILLED. Rank 0 writes into it
+during training; msvae.train.finish logs the model and artifacts afterwards. The same
+code runs locally and under `ray job submit`.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from ray.train import CheckpointConfig, DataConfig, FailureConfig, RunConfig, Sc
 from ray.train.torch import TorchTrainer
 
 from msvae import storage
-from msvae.config import Config
+from msvae.config import Config, override
+from msvae.errors import MsvaeError
 from msvae.services.state import state_dir
 from msvae.tracking.connect import connect
+from msvae.tracking.runs import config_yaml, lifecycle, open_run, public_params
 from msvae.train.datasets import training_datasets
 from msvae.train.loop import STOP_TAG, train_loop_per_worker
 
@@ -29,7 +32,7 @@ log = logging.getLogger(__name__)
 RUN_INFO = "msvae_run.json"  # beside Ray's run folder: the MLflow run id, for --resume
 
 
-class TrainingError(RuntimeError):
+class TrainingError(MsvaeError):
     """Training stopped for a reason the user can act on; one line."""
 
 
@@ -48,14 +51,12 @@ def resolved(cfg: Config) -> Config:
     """A copy whose storage endpoint and tracking URI are explicit, for remote workers."""
     from msvae.tracking.connect import tracking_uri
 
-    return dataclasses.replace(
-        cfg,
-        storage=dataclasses.replace(cfg.storage, endpoint_url=storage.endpoint_url(cfg)),
-        services=dataclasses.replace(cfg.services, state_dir=str(state_dir(cfg))),
-        tracking=dataclasses.replace(cfg.tracking, uri=tracking_uri(cfg)))
+    return override(cfg, {"storage.endpoint_url": storage.endpoint_url(cfg),
+                          "services.state_dir": str(state_dir(cfg)),
+                          "tracking.uri": tracking_uri(cfg)})
 
 
-def init_ray(cfg: Config) -> None:
+def init_ray() -> None:
     """Join the cluster in RAY_ADDRESS (as under `ray job submit`) or start a local one."""
     if ray.is_initialized():
         return
@@ -68,7 +69,7 @@ def _run_info_uri(cfg: Config, run_name: str) -> str:
 
 def _open_mlflow_run(cfg: Config, run_name: str, resume: bool, tags: dict) -> str:
     """The MLflow run id: the recorded one on resume, else a new run with params."""
-    import mlflow
+    from mlflow import MlflowClient
 
     info_uri = _run_info_uri(cfg, run_name)
     if resume:
@@ -76,35 +77,11 @@ def _open_mlflow_run(cfg: Config, run_name: str, resume: bool, tags: dict) -> st
             raise TrainingError(f"--resume {run_name}: no such run under "
                                 f"{storage.join(cfg.storage.root, 'runs')}")
         return json.loads(storage.read_bytes(cfg, info_uri))["mlflow_run_id"]
-    mlflow.set_experiment(cfg.tracking.experiment)
-    with mlflow.start_run(run_name=run_name) as run:
-        mlflow.log_params(public_params(cfg))
-        mlflow.set_tags({"msvae.model": cfg.model.kind, "msvae.run_name": run_name, **tags})
-        mlflow.log_text(config_yaml(cfg), "config.yaml")
-    storage.write_bytes(cfg, info_uri, json.dumps({"mlflow_run_id": run.info.run_id}).encode())
-    return run.info.run_id
-
-
-def public_params(cfg: Config) -> dict:
-    """The flattened config for MLflow params, with endpoints stripped of any userinfo."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    params = {}
-    for key, value in cfg.flat().items():
-        if isinstance(value, str) and "@" in value and "://" in value:
-            parts = urlsplit(value)
-            value = urlunsplit(parts._replace(netloc=parts.hostname + (
-                f":{parts.port}" if parts.port else "")))
-        params[key] = value
-    return params
-
-
-def config_yaml(cfg: Config) -> str:
-    import yaml
-
-    raw = cfg.to_dict()
-    raw["storage"]["endpoint_url"] = public_params(cfg)["storage.endpoint_url"]
-    return yaml.safe_dump(raw, sort_keys=False)
+    run_id = open_run(cfg, run_name, params=public_params(cfg),
+                      tags={"msvae.model": cfg.model.kind, **tags})
+    MlflowClient().log_text(run_id, config_yaml(cfg), "config.yaml")
+    storage.write_bytes(cfg, info_uri, json.dumps({"mlflow_run_id": run_id}).encode())
+    return run_id
 
 
 def make_trainer(cfg: Config, run_name: str, mlflow_run_id: str, datasets: dict,
@@ -129,27 +106,29 @@ def make_trainer(cfg: Config, run_name: str, mlflow_run_id: str, datasets: dict,
 
 
 def train(cfg: Config, run_name: str | None = None, resume: bool = False,
-          tags: dict | None = None) -> TrainResult:
+          parent_run_id: str | None = None) -> TrainResult:
     """Fit one training run end to end (no registration); raises TrainingError.
 
-    `tags` go on a new MLflow run (e.g. `mlflow.parentRunId` to nest it)."""
+    `parent_run_id` nests a new MLflow run under a sweep's or comparison's run."""
     connect(cfg)
-    init_ray(cfg)
+    init_ray()
     cfg = resolved(cfg)
     run_name = run_name or (f"{cfg.model.kind}-{time.strftime('%Y%m%d-%H%M%S')}-"
                             f"{secrets.token_hex(2)}")
-    mlflow_run_id = _open_mlflow_run(cfg, run_name, resume, tags or {})
+    tags = {"mlflow.parentRunId": parent_run_id} if parent_run_id else {}
+    mlflow_run_id = _open_mlflow_run(cfg, run_name, resume, tags)
     started = time.perf_counter()
-    warn_if_data_starves(cfg)
-    datasets = training_datasets(cfg)
-    trainer = make_trainer(cfg, run_name, mlflow_run_id, datasets)
-    try:
-        result = trainer.fit()
-    except Exception as exc:  # noqa: BLE001 - Ray wraps worker errors; keep the root cause
-        raise TrainingError(f"run {run_name} failed: {_root_cause(exc)}") from exc
-    check_stopped(cfg, mlflow_run_id, run_name)
-    if result.checkpoint is None:
-        raise TrainingError(f"run {run_name} ended without a checkpoint")
+    with lifecycle(mlflow_run_id):
+        warn_if_data_starves(cfg)
+        datasets = training_datasets(cfg)
+        trainer = make_trainer(cfg, run_name, mlflow_run_id, datasets)
+        try:
+            result = trainer.fit()
+        except Exception as exc:  # noqa: BLE001 - Ray wraps worker errors; keep the root cause
+            raise TrainingError(f"run {run_name} failed: {_root_cause(exc)}") from exc
+        check_stopped(cfg, mlflow_run_id, run_name)
+        if result.checkpoint is None:
+            raise TrainingError(f"run {run_name} ended without a checkpoint")
     return TrainResult(cfg, run_name, mlflow_run_id, result.checkpoint, result.metrics or {},
                        time.perf_counter() - started, datasets["valid"])
 

@@ -1,4 +1,5 @@
-"""The Ray Train worker loop: DDP steps over the streamed shard, validation, checkpoints.
+"""The Ray Train worker loop: DDP steps (msvae.train.step) over the streamed shard,
+validation, checkpoints.
 
 Every rank calls `ray.train.report` at the same steps (it is a barrier); rank 0 alone
 validates, writes checkpoints and logs to MLflow. A non-finite loss on any rank stops
@@ -7,8 +8,6 @@ every rank at the same step and leaves the reason on the MLflow run for the driv
 
 from __future__ import annotations
 
-import contextlib
-import math
 import tempfile
 import time
 
@@ -19,11 +18,11 @@ import torch
 import torch.distributed as dist
 
 from msvae.config import Config, from_dict
-from msvae.metrics import evaluate
+from msvae.evaluate.score import evaluate
 from msvae.model import build_model
-from msvae.objective import loss as elbo_loss
 from msvae.tracking.run_logger import RunLogger
 from msvae.train import checkpoint as ckpt
+from msvae.train.step import NonFiniteLoss, autocast, train_step
 
 STOP_TAG = "msvae.stopped"
 RESUMED_TAG = "msvae.resumed_from_step"
@@ -48,13 +47,6 @@ def _all_finite(loss: torch.Tensor) -> bool:
             flag = flag.to(loss.device)
         dist.all_reduce(flag, op=dist.ReduceOp.MIN)
     return bool(flag.item() > 0.5)
-
-
-def _autocast(device: torch.device):
-    """bf16 autocast on GPU; full precision on CPU (bf16 there is slower, not faster)."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def _batches(shard, cfg: Config, device: torch.device, epoch: int):
@@ -116,70 +108,66 @@ def _unwrap(model):
     return model.module if hasattr(model, "module") else model
 
 
-def train_loop_per_worker(loop_config: dict) -> None:
-    """Entry point for each Ray Train worker; `loop_config` carries the config and run ids."""
-    cfg = from_dict(loop_config["config"])
-    context = ray.train.get_context()
-    rank = context.get_world_rank()
-    ckpt.seed_everything(cfg.train.seed)  # same init on every rank; DDP also broadcasts
-    torch.set_num_threads(max(1, int(cfg.train.cpus_per_worker)))
-    device = ray.train.torch.get_device()
-
-    model = ray.train.torch.prepare_model(build_model(cfg))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr)
-    step = _restore(model, optimizer)
-    ckpt.seed_everything(cfg.train.seed * 1000 + rank + step)
-
-    logger = (RunLogger(loop_config["tracking_uri"], loop_config["mlflow_run_id"])
-              if rank == 0 else None)
+def _log_start(logger: RunLogger | None, step: int) -> None:
+    """Rank 0 tags how many nodes the workers span and, on resume, the step it resumed at.
+    Every rank takes part in gathering the node ids."""
     nodes = _node_ids()
     if logger:
         logger.tag(NODES_TAG, str(len(set(nodes))))
         if step:
             logger.tag(RESUMED_TAG, str(step))
+
+
+def _report_step(step: int, parts: dict, throughput: float, model, optimizer, rank: int,
+                 validation, logger, cfg: Config) -> None:
+    """At checkpoint and validation steps: validate on rank 0, then report at the barrier."""
+    checkpoint_now = step % cfg.train.checkpoint_every == 0 or step == cfg.train.steps
+    evaluate_now = step % cfg.train.eval_every == 0 or step == cfg.train.steps
+    if not (checkpoint_now or evaluate_now):
+        return
+    metrics = {"step": step, "train/loss": parts["loss"], "windows_per_s": throughput}
+    if evaluate_now and rank == 0:
+        model.eval()
+        with torch.no_grad(), autocast(ray.train.torch.get_device()):
+            scores = evaluate(_unwrap(model), validation, cfg)
+        metrics.update({f"valid/{k}": v for k, v in scores.items()})
+        logger.metrics({k: v for k, v in metrics.items() if k != "step"}, step)
+    _report(step, metrics, model, optimizer, rank, save=checkpoint_now)
+
+
+def train_loop_per_worker(loop_config: dict) -> None:
+    """Entry point for each Ray Train worker; `loop_config` carries the config and run ids."""
+    cfg = from_dict(loop_config["config"])
+    rank = ray.train.get_context().get_world_rank()
+    ckpt.seed_everything(cfg.train.seed)  # same init on every rank; DDP also broadcasts
+    torch.set_num_threads(max(1, int(cfg.train.cpus_per_worker)))
+    device = ray.train.torch.get_device()
+    model = ray.train.torch.prepare_model(build_model(cfg))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr)
+    step = _restore(model, optimizer)
+    ckpt.seed_everything(cfg.train.seed * 1000 + rank + step)
+    logger = (RunLogger(loop_config["tracking_uri"], loop_config["mlflow_run_id"])
+              if rank == 0 else None)
+    _log_start(logger, step)
     train_shard = ray.train.get_dataset_shard("train")
     validation = _Validation(ray.train.get_dataset_shard("valid"), cfg) if rank == 0 else None
     epoch, started, seen = step, None, 0  # throughput clock starts at the first batch
-
     while step < cfg.train.steps:
         epoch_start = step
         for batch in _batches(train_shard, cfg, device, epoch):
-            if started is None:
-                started = time.perf_counter()
-            model.train()
-            with _autocast(device):
-                out = model(batch["x"], batch["mask"])
-                loss, parts = elbo_loss(out, batch["x"].float(), batch["mask"], step, cfg)
-            if not _all_finite(loss):
+            started = started or time.perf_counter()
+            try:
+                parts = train_step(model, optimizer, batch, step, cfg, _all_finite)
+            except NonFiniteLoss as exc:
                 if logger:
-                    logger.tag(STOP_TAG, f"non-finite loss at step {step} "
-                                f"(recon={parts.get('recon', math.nan):.4g}, "
-                                f"kl={parts.get('kl', math.nan):.4g}); lower train.lr or "
-                                "raise train.grad_clip")
+                    logger.tag(STOP_TAG, str(exc))
                 return
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.train.grad_clip > 0:
-                parts["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(
-                    model.parameters(), cfg.train.grad_clip))
-            optimizer.step()
             step += 1
             seen += batch["x"].shape[0]
             if logger:
                 logger.metrics({f"train/{k}": v for k, v in parts.items()}, step)
-
-            checkpoint_now = step % cfg.train.checkpoint_every == 0 or step == cfg.train.steps
-            evaluate_now = step % cfg.train.eval_every == 0 or step == cfg.train.steps
-            if checkpoint_now or evaluate_now:
-                metrics = {"step": step, "train/loss": float(loss.detach()),
-                           "windows_per_s": seen / (time.perf_counter() - started)}
-                if evaluate_now and rank == 0:
-                    model.eval()
-                    with torch.no_grad(), _autocast(device):
-                        scores = evaluate(_unwrap(model), validation, cfg)
-                    metrics.update({f"valid/{k}": v for k, v in scores.items()})
-                    logger.metrics({k: v for k, v in metrics.items() if k != "step"}, step)
-                _report(step, metrics, model, optimizer, rank, save=checkpoint_now)
+            _report_step(step, parts, seen / (time.perf_counter() - started), model, optimizer,
+                         rank, validation, logger, cfg)
             if step >= cfg.train.steps:
                 break
         if step == epoch_start:

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
-from msvae import cluster
+from msvae.cluster import checks as cluster
 from msvae.config import load
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
+from msvae.audio import resample, to_channels
 from msvae.config import load
-from msvae.data.dsp import apply_channels, resample
+from msvae.data.features import window_frames, window_samples
 from msvae.data.loudness import integrated_lufs, normalise
 from msvae.data.redundancy import near_duplicates, rms_dbfs, silent
 from msvae.data.windows import cut, hop_samples, mel_features, window_starts
-from msvae.features import window_frames, window_samples
 
 CFG = load().data
 
@@ -27,11 +27,11 @@ def test_resample_changes_length_by_the_rate_ratio():
 
 def test_channel_policies():
     five = _noise(10, 5)
-    assert apply_channels(five, "mono").shape == (1, 10)
-    np.testing.assert_allclose(apply_channels(five, "mono")[0], five.mean(axis=0), atol=1e-7)
-    assert apply_channels(five, "stereo").shape == (2, 10)
+    assert to_channels(five, 1).shape == (1, 10)
+    np.testing.assert_allclose(to_channels(five, 1)[0], five.mean(axis=0), atol=1e-7)
+    assert to_channels(five, 2).shape == (2, 10)
     mono = _noise(10, 1)
-    np.testing.assert_array_equal(apply_channels(mono, "stereo"), np.repeat(mono, 2, axis=0))
+    np.testing.assert_array_equal(to_channels(mono, 2), np.repeat(mono, 2, axis=0))
 
 
 def test_loudness_hits_the_target():

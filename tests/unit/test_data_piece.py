@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from msvae.audio import resample, shift
 from msvae.config import load
-from msvae.data.align import align, shift
-from msvae.data.dsp import resample
-from msvae.data.piece import process_piece
+from msvae.data.align import align
+from msvae.data.features import FLOOR_DB
+from msvae.data.ingest_piece import process_piece
 from msvae.data.report import merge, reconciles
-from msvae.features import FLOOR_DB
 
 SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 RATE = 16000
@@ -71,8 +71,8 @@ def test_gcc_phat_recovers_known_offsets_of_real_stems(chorale):
 
 def test_shift_reads_later_and_pads():
     x = np.arange(6, dtype=np.float32)[None]
-    np.testing.assert_array_equal(shift(x, 2, 6), [[2, 3, 4, 5, 0, 0]])
-    np.testing.assert_array_equal(shift(x, -2, 4), [[0, 0, 0, 1]])
+    np.testing.assert_array_equal(shift(x, -2, 6), [[2, 3, 4, 5, 0, 0]])
+    np.testing.assert_array_equal(shift(x, 2, 4), [[0, 0, 0, 1]])
 
 
 def _row(piece, source, uri):

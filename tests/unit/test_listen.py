@@ -5,10 +5,11 @@ import math
 import soundfile as sf
 import torch
 
+from msvae.audio import write_wav
 from msvae.config import load
-from msvae.features import log_mel
-from msvae.listen import mel_to_wave, write_wav
-from msvae.metrics import recon_error_db
+from msvae.data.features import log_mel
+from msvae.evaluate.indicators import recon_error_db
+from msvae.generate.vocoder import mel_to_wave
 from msvae.model import build_model
 
 torch.set_num_threads(1)
@@ -38,7 +39,7 @@ def test_write_wav_reads_back(tmp_path):
 
 def test_complete_reconstructs_generates_or_fills_in():
     """All slots given: reconstruction; none: prior; some: the rest conditioned on them."""
-    from msvae.generate import complete
+    from msvae.generate.complete import complete
 
     torch.manual_seed(0)
     model = build_model(CFG).eval()
@@ -55,7 +56,7 @@ def test_complete_reconstructs_generates_or_fills_in():
 
 
 def test_vae_reads_only_the_mix():
-    from msvae.generate import complete, input_slots
+    from msvae.generate.complete import complete, input_slots
 
     vae_cfg = load(overrides=[*TINY, "model.kind=vae"])
     assert input_slots(vae_cfg) == [0]

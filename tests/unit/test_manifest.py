@@ -7,9 +7,8 @@ import math
 import pandas as pd
 import pytest
 
-from msvae.config import load
-from msvae.corpus.manifest import (
-    SOURCE_KINDS,
+from msvae.config import SOURCE_KINDS, load
+from msvae.manifest import (
     ManifestError,
     assign_split,
     load_manifest,
@@ -66,7 +65,7 @@ def test_round_trip_every_format(cfg, tmp_path, name):
 
 
 def test_relative_uris_resolve_against_an_s3_manifest():
-    from msvae.corpus.manifest import resolve_uri
+    from msvae.manifest import resolve_uri
 
     assert resolve_uri("p1/../p2/mix.wav", "s3://b/corpus/manifest.csv") == \
         "s3://b/corpus/p2/mix.wav"
@@ -128,7 +127,7 @@ def test_splits_are_stable_seeded_and_roughly_80_10_10():
 def test_fill_empty_splits_moves_train_pieces_only_when_needed():
     import pandas as pd
 
-    from msvae.corpus.manifest import fill_empty_splits
+    from msvae.manifest import fill_empty_splits
 
     rows = [{"piece": p, "source": s, "split": "train"} for p in "abcd" for s in ("mix", "vocal")]
     rows += [{"piece": "e", "source": "mix", "split": "valid"}]

@@ -6,14 +6,14 @@ import pytest
 import torch
 
 from msvae.config import load
-from msvae.metrics import (
+from msvae.evaluate.indicators import (
     cepstral_features,
-    evaluate,
     frechet_distance,
     lsd_db,
     recon_error_db,
     similarity_pct,
 )
+from msvae.evaluate.score import evaluate
 from msvae.model import build_model
 
 torch.set_num_threads(1)

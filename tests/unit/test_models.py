@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from msvae.config import load
-from msvae.features import FLOOR_DB
+from msvae.data.features import FLOOR_DB
 from msvae.model import build_model, count_parameters
-from msvae.objective import loss
+from msvae.model.objective import loss
 
 TINY = ["data.n_mels=16", "model.channels=16", "model.latent_dim=4", "model.heads=2",
         "model.attention_depth=1"]

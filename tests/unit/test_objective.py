@@ -8,7 +8,7 @@ import torch
 from msvae.config import ObjectiveConfig, load
 from msvae.model import ModelOutput
 from msvae.model.latent import gaussian_kl
-from msvae.objective import (
+from msvae.model.objective import (
     active_units,
     balance_weights,
     beta_at,

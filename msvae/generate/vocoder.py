@@ -1,22 +1,18 @@
-"""Listening: log-mel back to audio (inverse mel + Griffin-Lim) and WAV files of what a
-model generates, unconditionally or given some sources.
+"""Log-mel back to audio: the inverse mel filterbank, then Griffin-Lim phase recovery.
 
-The inversion mirrors msvae.features.mel_transform (power 2, slaney scale and norm), so
-mel_to_wave(log_mel(w)) sounds like w up to phase. Waves are float in [-1, 1].
+The inversion mirrors msvae.data.features.mel_transform (power 2, slaney scale and norm),
+so mel_to_wave(log_mel(w)) sounds like w up to phase. Waves are float in [-1, 1].
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
-import numpy as np
-import soundfile as sf
 import torch
 import torchaudio
 
 from msvae.config import DataConfig
-from msvae.features import db_to_power
+from msvae.data.features import db_to_power
 
 GRIFFIN_LIM_ITERS = 32
 
@@ -43,11 +39,3 @@ def mel_to_wave(db: torch.Tensor, cfg: DataConfig) -> torch.Tensor:
         win_length=cfg.n_fft, power=2.0, n_iter=GRIFFIN_LIM_ITERS, momentum=0.99,
         length=db.shape[-1] * cfg.hop_length, rand_init=True)
 
-
-def write_wav(path: str | Path, wave: torch.Tensor, sample_rate: int) -> Path:
-    """Write [samples] or [channels, samples] float audio as 16-bit PCM WAV, clipped to ±1."""
-    data = np.clip(torch.as_tensor(wave).detach().float().cpu().numpy(), -1.0, 1.0)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, data.T if data.ndim == 2 else data, sample_rate, subtype="PCM_16")
-    return path

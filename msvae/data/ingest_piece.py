@@ -15,16 +15,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from msvae.audio import resample, to_channels
 from msvae.config import Config
 from msvae.data.align import align
 from msvae.data.decode import decode
-from msvae.data.dsp import apply_channels, resample
 from msvae.data.errors import Quarantine
+from msvae.data.features import FLOOR_DB, log_mel, window_frames, window_samples
 from msvae.data.loudness import normalise
 from msvae.data.read import read_source
 from msvae.data.redundancy import near_duplicates, repeated_sources, silent
+from msvae.data.report import empty_report
 from msvae.data.windows import cut, mel_features, window_starts
-from msvae.features import FLOOR_DB, log_mel, window_samples
+
+CHANNELS = {"mono": 1, "stereo": 2}  # data.channels -> channels per source
 
 
 @dataclass
@@ -49,7 +52,7 @@ def load_source(cfg: Config, uri: str) -> tuple[np.ndarray, float]:
     d = cfg.data
     wave, rate = decode(read_source(cfg, uri), uri)
     seconds = wave.shape[1] / rate
-    wave = apply_channels(resample(wave, rate, d.sample_rate), d.channels)
+    wave = to_channels(resample(wave, rate, d.sample_rate), CHANNELS[d.channels])
     wave, _ = normalise(wave, d.sample_rate, d.target_lufs, d.gate_lufs)
     return wave, seconds
 
@@ -136,12 +139,6 @@ def _stack(cfg: Config, used: list[dict], report: dict) -> tuple[np.ndarray, np.
     return waves, mask
 
 
-def empty_report() -> dict:
-    """A report with nothing counted yet; the keys `msvae prepare` writes."""
-    return {"files_in": 0, "files_ok": 0, "quarantined": [], "windows_out": 0,
-            "windows_dropped": {}, "offsets": [], "audio_seconds_in": 0.0}
-
-
 def process_piece(cfg: Config, rows: list[dict]) -> PieceResult:
     """All manifest rows of one piece (dicts with piece, source, kind, uri, split)."""
     d = cfg.data
@@ -151,7 +148,7 @@ def process_piece(cfg: Config, rows: list[dict]) -> PieceResult:
     aligned = _align_all(cfg, loaded) if loaded else []
     used = _drop_repeated_takes(cfg, aligned, report["quarantined"])
     report["files_ok"] = len(used)
-    frames = window_samples(d) // d.hop_length
+    frames = window_frames(d)
     empty = np.zeros((0, len(d.sources), d.n_mels, frames), dtype=np.float32)
     result = PieceResult(rows[0]["piece"], rows[0]["split"], empty,
                          np.zeros(len(d.sources), dtype=bool), np.zeros(0), report)

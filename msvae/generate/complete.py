@@ -7,9 +7,12 @@ generates the rest conditioned on them.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from msvae.config import Config
+from msvae.data.features import FLOOR_DB, log_mel, window_frames, window_samples
+from msvae.errors import MsvaeError
 
 
 def input_slots(cfg: Config) -> list[int]:
@@ -37,22 +40,23 @@ def complete(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, cfg: C
 def stems_to_windows(cfg: Config, stems: dict[str, str], max_seconds: float):
     """Given stems {source: uri} -> (x [W, S, M, T] dB, mask [W, S]) over consecutive
     windows of the longest stem, at most `max_seconds` long. Stems are taken as aligned."""
-    import numpy as np
-
-    from msvae.data.piece import load_source
-    from msvae.features import FLOOR_DB, log_mel, window_samples
+    from msvae.data.errors import Quarantine
+    from msvae.data.ingest_piece import load_source
 
     length = window_samples(cfg.data)
     waves = {}
     for source, uri in stems.items():
         if source not in cfg.data.sources:
-            raise ValueError(f"--stem {source}: not a source of this model "
+            raise MsvaeError(f"--stem {source}: not a source of this model "
                              f"({', '.join(cfg.data.sources)})")
-        wave, _ = load_source(cfg, uri)
+        try:
+            wave, _ = load_source(cfg, uri)
+        except Quarantine as exc:
+            raise MsvaeError(f"--stem {source}={uri}: {exc}") from None
         waves[source] = wave.mean(axis=0)
     samples = min(max(len(w) for w in waves.values()), int(max_seconds * cfg.data.sample_rate))
     count = max(1, samples // length)
-    x = torch.full((count, len(cfg.data.sources), cfg.data.n_mels, length // cfg.data.hop_length),
+    x = torch.full((count, len(cfg.data.sources), cfg.data.n_mels, window_frames(cfg.data)),
                    FLOOR_DB)
     mask = torch.zeros(count, len(cfg.data.sources), dtype=torch.bool)
     for source, wave in waves.items():

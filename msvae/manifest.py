@@ -1,4 +1,7 @@
-"""The manifest every stage reads: one row per source file of a piece.
+"""The manifest: the seam between making corpora and ingesting them, one row per file.
+
+Corpus builders and importers write it; ingestion, training and evaluation read it and
+nothing else of the corpus code.
 
 Columns (a CSV, JSONL or Parquet file, picked by extension):
 
@@ -32,26 +35,43 @@ from pathlib import Path
 import pandas as pd
 
 from msvae import storage
+from msvae.config import SOURCE_KINDS
+from msvae.errors import MsvaeError
 
-SOURCE_KINDS = ("mix", "instrument", "vocal", "ambience")
 SPLITS = ("train", "valid", "test")
 REQUIRED = ("piece", "source", "uri", "split")
 OPTIONAL = {"offset_s": math.nan, "gain_db": math.nan, "duplicate_of": ""}
 COLUMNS = ("piece", "source", "kind", "name", "uri", "split", *OPTIONAL)
-FORMATS = (".csv", ".jsonl", ".parquet")
+PIECE_COLUMNS = ["piece", "source", "kind", "uri", "split"]  # what ingestion needs of a row
+SUFFIXES = (".csv", ".jsonl", ".parquet")
 MANIFEST_NAME = "manifest.csv"
 SPLIT_SHARES = (("train", 0.8), ("valid", 0.1), ("test", 0.1))
 
 
-class ManifestError(ValueError):
+class ManifestError(MsvaeError):
     """A bad manifest, worded as one line naming the file and the row."""
+
+
+def is_manifest(uri: str) -> bool:
+    """True when `uri` names a manifest file (by its suffix), not a folder of shards."""
+    return Path(str(uri)).suffix.lower() in SUFFIXES
 
 
 def manifest_uri(uri: str) -> str:
     """A manifest file URI; a folder (no manifest extension) means its `manifest.csv`."""
-    if Path(str(uri)).suffix.lower() in FORMATS:
+    if is_manifest(uri):
         return str(uri)
     return storage.join(str(uri), MANIFEST_NAME)
+
+
+def default_corpus(cfg) -> str:
+    """The folder `msvae corpus build` writes by default: <storage.root>/corpus."""
+    return storage.join(cfg.storage.root, "corpus")
+
+
+def default_manifest(cfg) -> str:
+    """The manifest of the default corpus, what training reads when train.dataset is unset."""
+    return storage.join(default_corpus(cfg), MANIFEST_NAME)
 
 
 def parse_source(source: str) -> tuple[str, str]:
@@ -184,8 +204,8 @@ def load_manifest(cfg, uri: str) -> pd.DataFrame:
     when unknown), gain_db (float, NaN when unknown), duplicate_of ('' when not a duplicate).
     """
     uri = manifest_uri(uri)
-    if Path(uri).suffix.lower() not in FORMATS:
-        raise ManifestError(f"{uri}: a manifest must end in {', '.join(FORMATS)}")
+    if Path(uri).suffix.lower() not in SUFFIXES:
+        raise ManifestError(f"{uri}: a manifest must end in {', '.join(SUFFIXES)}")
     try:
         data = storage.read_bytes(cfg, uri)
     except storage.StorageError as exc:
@@ -202,8 +222,8 @@ def save_manifest(cfg, df: pd.DataFrame, uri: str) -> None:
     given, so relative ones stay relative to the manifest.
     """
     suffix = Path(str(uri)).suffix.lower()
-    if suffix not in FORMATS:
-        raise ManifestError(f"{uri}: a manifest must end in {', '.join(FORMATS)}")
+    if suffix not in SUFFIXES:
+        raise ManifestError(f"{uri}: a manifest must end in {', '.join(SUFFIXES)}")
     table = validate(df, posixpath.basename(str(uri))).drop(columns=["kind", "name"])
     if suffix == ".csv":
         data = table.to_csv(index=False).encode()

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from msvae.corpus import ambience, audio, heterogenise, material, render, scores, sing
-from msvae.corpus.manifest import assign_split
+from msvae import audio
+from msvae.corpus import ambience, heterogenise, material, render, scores, sing
+from msvae.manifest import assign_split
 
 MISSING_SHARE = 0.15  # share of pieces without a vocal, and (separately) without ambience
 SILENT_SHARE = 0.3  # share of pieces where one music stem falls silent for a stretch
@@ -48,13 +49,14 @@ class PieceJob:
 
 
 def _silence_stretch(rng: np.random.Generator, x: np.ndarray) -> None:
-    """Zero a random stretch of SILENT_S seconds in place, with short fades at its edges."""
+    """Zero a random stretch of SILENT_S seconds of [channels, samples] `x` in place, with
+    short fades at its edges."""
     n = round(rng.uniform(*SILENT_S) * render.RENDER_RATE)
     fade = round(_FADE_S * render.RENDER_RATE)
-    at = fade + int(rng.integers(len(x) - n - 2 * fade))
-    x[at - fade:at] *= np.linspace(1, 0, fade, dtype=np.float32)[:, None]
-    x[at:at + n] = 0
-    x[at + n:at + n + fade] *= np.linspace(0, 1, fade, dtype=np.float32)[:, None]
+    at = fade + int(rng.integers(x.shape[-1] - n - 2 * fade))
+    x[:, at - fade:at] *= np.linspace(1, 0, fade, dtype=np.float32)
+    x[:, at:at + n] = 0
+    x[:, at + n:at + n + fade] *= np.linspace(0, 1, fade, dtype=np.float32)
 
 
 def _pick_score(rng: np.random.Generator, job: PieceJob):
@@ -72,7 +74,7 @@ def _pick_score(rng: np.random.Generator, job: PieceJob):
 
 
 def _stems(rng: np.random.Generator, job: PieceJob) -> tuple[str, float, dict]:
-    """Render a multi-source piece -> (piece id, seconds, {source: (samples, ch) stem})."""
+    """Render a multi-source piece -> (piece id, seconds, {source: [ch, samples] stem})."""
     score, bpm, seconds = _pick_score(rng, job)
     parts = [scores.to_seconds(p, bpm, seconds) for p in score.parts]
     bound = {"timeout_s": job.timeout_s, "max_bytes": job.max_bytes}
@@ -121,7 +123,7 @@ def build_piece(job: PieceJob) -> list[dict]:
     rows = []
     for source, stem, duplicate_of in files:
         spec = heterogenise.choose(rng, reference=source == "mix", lossless=job.lossless,
-                                   stereo_share=0.5 if stem.shape[1] == 2 else 0.2)
+                                   stereo_share=0.5 if stem.shape[0] == 2 else 0.2)
         y, gain_db = heterogenise.apply(stem, render.RENDER_RATE, spec)
         rel = f"audio/{piece}/{source.replace(':', '_')}.{spec.ext}"
         path = Path(job.root, rel)

@@ -1,14 +1,28 @@
-"""Figures people look at: mel spectrograms side by side, loss and KL curves (PNG)."""
+"""Figures people look at (PNG): mel spectrograms side by side, loss and KL curves, and
+the one matplotlib set-up (headless Agg backend) every other figure uses."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+
+def pyplot():
+    """matplotlib's pyplot on the Agg backend: renders to files, needs no display."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save(fig, path: str | Path) -> Path:
+    """Write `fig` as a PNG at 100 dpi and free it."""
+    fig.savefig(path, dpi=100)
+    pyplot().close(fig)
+    return Path(path)
 
 
 def mel_grid(panels: dict[str, np.ndarray], sources: list[str], path: str | Path,
@@ -18,7 +32,7 @@ def mel_grid(panels: dict[str, np.ndarray], sources: list[str], path: str | Path
     Each panel is [sources, mels, frames] in dB; all share one colour scale.
     """
     rows = list(panels)
-    fig, axes = plt.subplots(len(rows), len(sources), squeeze=False,
+    fig, axes = pyplot().subplots(len(rows), len(sources), squeeze=False,
                              figsize=(2.6 * len(sources), 2.0 * len(rows)))
     lo = min(float(np.min(p)) for p in panels.values())
     hi = max(float(np.max(p)) for p in panels.values())
@@ -36,15 +50,13 @@ def mel_grid(panels: dict[str, np.ndarray], sources: list[str], path: str | Path
     fig.colorbar(image, ax=axes, shrink=0.8, label="dB")
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path)
 
 
 def curves(series: dict[str, list[tuple[int, float]]], path: str | Path, title: str = "") -> Path:
     """Metric curves against step, one axis per metric (e.g. loss, KL per level)."""
     names = sorted(series)
-    fig, axes = plt.subplots(len(names), 1, squeeze=False, sharex=True,
+    fig, axes = pyplot().subplots(len(names), 1, squeeze=False, sharex=True,
                              figsize=(7, 1.8 * max(1, len(names))))
     for ax, name in zip(axes[:, 0], names):
         steps, values = zip(*sorted(series[name])) if series[name] else ((), ())
@@ -55,6 +67,4 @@ def curves(series: dict[str, list[tuple[int, float]]], path: str | Path, title: 
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path)

@@ -1,0 +1,1 @@
+"""Scoring models: the indicators, a model scored on windows or a manifest, and figures."""

@@ -1,0 +1,48 @@
+"""`msvae evaluate`: the indicators of a registered model on any manifest.
+
+Every piece of the manifest (all splits) goes through the same ingestion pipeline as
+training, with the model's own data settings; files the pipeline quarantines are
+listed, the rest are scored.
+"""
+
+from __future__ import annotations
+
+import math
+
+from msvae.console import print_json
+from msvae.errors import MsvaeError
+
+KEYS = ("recon_error_db", "lsd_db", "similarity_pct", "frechet_distance", "active_units",
+        "windows")
+
+
+def _evaluate(args, cfg) -> int:
+    from msvae.evaluate.score import evaluate_manifest
+    from msvae.tracking.connect import connect
+    from msvae.tracking.load import load_registered, with_model_settings
+
+    connect(cfg)
+    model, trained = load_registered(args.model)
+    result = evaluate_manifest(with_model_settings(cfg, trained), model, args.manifest)
+    if args.json:
+        print_json(result)
+    else:
+        for key in KEYS:
+            value = result[key]
+            print(f"{key:24s} {value:.3f}" if isinstance(value, float) and math.isfinite(value)
+                  else f"{key:24s} {value}")
+        for item in result["quarantined"]:
+            print(f"quarantined  {item['uri']}: {item['reason']}")
+    if result["windows"] == 0:
+        raise MsvaeError(f"{args.manifest}: no window could be scored")
+    return 0
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("evaluate", parents=[common], help="score a registered model on a "
+                       "manifest: reconstruction error, LSD, similarity, Fréchet distance",
+                       description=__doc__)
+    p.add_argument("--model", required=True, help="MLflow model URI, e.g. models:/msvae@champion")
+    p.add_argument("--manifest", required=True, help="manifest URI (CSV, JSONL or Parquet)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=_evaluate)

@@ -1,0 +1,59 @@
+"""The indicators, defined once as pure functions: reconstruction error, log-spectral
+distance, similarity and Fréchet distance (msvae.evaluate.score runs a model over them).
+
+Inputs are log-mel windows in dB [..., M, T] (msvae.data.features.log_mel).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+CEPSTRA = 20  # cepstral coefficients in the feature space (c0, the level, is dropped)
+
+
+def recon_error_db(ref_db: torch.Tensor, est_db: torch.Tensor) -> torch.Tensor:
+    """Reconstruction error per window, dB (lower is better; 0 dB: error as loud as signal).
+
+    10 * log10( sum_{m,t} (A_est - A_ref)^2 / sum_{m,t} A_ref^2 ), A = 10^(dB / 20) the mel
+    magnitude: the spectral error power relative to the reference power. [..., M, T] -> [...].
+    """
+    ref, est = torch.pow(10.0, ref_db.double() / 20), torch.pow(10.0, est_db.double() / 20)
+    return 10 * torch.log10((est - ref).pow(2).sum((-2, -1)) / ref.pow(2).sum((-2, -1)))
+
+
+def lsd_db(ref_db: torch.Tensor, est_db: torch.Tensor) -> torch.Tensor:
+    """Log-spectral distance per window, dB: mean over frames t of
+    sqrt( mean over mel bands m of (dB_est - dB_ref)^2 ). [..., M, T] -> [...]."""
+    return (est_db.double() - ref_db.double()).pow(2).mean(-2).sqrt().mean(-1)
+
+
+def cepstral_features(db: torch.Tensor) -> torch.Tensor:
+    """The fixed feature space, dB: per window, mean and std over time of cepstral
+    coefficients 1..19 (orthonormal DCT-II of the dB mel frame). [..., M, T] -> [..., 38]."""
+    m = db.shape[-2]
+    k = torch.arange(1, CEPSTRA, dtype=torch.float64, device=db.device)[:, None]
+    n = torch.arange(m, dtype=torch.float64, device=db.device)[None, :]
+    dct = math.sqrt(2.0 / m) * torch.cos(math.pi * k * (2 * n + 1) / (2 * m))  # [19, M]
+    c = dct @ db.double()  # [..., 19, T]
+    return torch.cat([c.mean(-1), c.std(-1, correction=0)], dim=-1)
+
+
+def similarity_pct(ref_db: torch.Tensor, est_db: torch.Tensor) -> torch.Tensor:
+    """Similarity per window, percent: 100 * cosine(f(ref), f(est)) with f the cepstral
+    features above (100: same timbre and its variation; 0: unrelated). [..., M, T] -> [...]."""
+    f_ref, f_est = cepstral_features(ref_db), cepstral_features(est_db)
+    return 100 * torch.nn.functional.cosine_similarity(f_ref, f_est, dim=-1, eps=1e-12)
+
+
+def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
+    """Fréchet distance between Gaussians fitted to feature rows [N, F], dB^2 (FAD-style):
+    |mu_r - mu_f|^2 + tr(S_r + S_f - 2 (S_r^1/2 S_f S_r^1/2)^1/2)."""
+    real, fake = real.double(), fake.double()
+    mu_r, mu_f = real.mean(0), fake.mean(0)
+    s_r, s_f = torch.cov(real.T), torch.cov(fake.T)
+    vals, vecs = torch.linalg.eigh(s_r)
+    root_r = vecs @ torch.diag(vals.clamp_min(0).sqrt()) @ vecs.T
+    cross = torch.linalg.eigvalsh(root_r @ s_f @ root_r).clamp_min(0).sqrt().sum()
+    return float((mu_r - mu_f).pow(2).sum() + torch.trace(s_r) + torch.trace(s_f) - 2 * cross)
