@@ -29,13 +29,7 @@ from _common import emit, median_time
 from msvae.config import load
 from msvae.data.ingest_piece import process_piece
 from msvae.data.report import merge, offsets_within
-from msvae.manifest import load_manifest
-
-COLUMNS = ["piece", "source", "kind", "uri", "split"]
-
-
-def _pieces(manifest) -> list[list[dict]]:
-    return [g[COLUMNS].to_dict("records") for _, g in manifest.groupby("piece", sort=True)]
+from msvae.manifest import load_manifest, piece_rows
 
 
 def plain_loop(cfg, pieces: list[list[dict]]) -> dict:
@@ -99,7 +93,7 @@ def main() -> None:
     # One whole CPU per piece task, so "1 CPU" runs one task at a time.
     cfg = load(overrides=["data.read_cpus=1.0"])
     manifest = load_manifest(cfg, _manifest_uri(args, cfg))
-    pieces = _pieces(manifest)
+    pieces = piece_rows(manifest)
 
     import torch
 

@@ -34,9 +34,9 @@ from msvae.config import load  # noqa: E402
 from msvae.corpus.build import build  # noqa: E402
 from msvae.data.ingest_piece import process_piece  # noqa: E402
 from msvae.data.pipeline import window_rows  # noqa: E402
-from msvae.manifest import load_manifest  # noqa: E402
+from msvae.manifest import load_manifest, piece_rows  # noqa: E402
 from msvae.model import build_model  # noqa: E402
-from msvae.model.objective import loss as elbo_loss  # noqa: E402
+from msvae.train.step import train_step  # noqa: E402
 
 WARMUP = 5  # steps excluded from the plain loop's timing
 
@@ -45,9 +45,7 @@ def windows(cfg) -> tuple[np.ndarray, np.ndarray, int]:
     """All windows of the corpus as x [N, S, M, T] dB and mask [N, S]; the piece count."""
     manifest = load_manifest(cfg, build(cfg, tempfile.gettempdir() + "/msvae-bench-corpus",
                                         cfg.corpus.pieces, cfg.corpus.seed).manifest)
-    cols = ["piece", "source", "kind", "uri", "split"]
-    results = [process_piece(cfg, g[cols].to_dict("records"))
-               for _, g in manifest.groupby("piece")]
+    results = [process_piece(cfg, rows) for rows in piece_rows(manifest)]
     rows = window_rows([vars(r) for r in results], ["x", "mask"])
     return rows["x"], rows["mask"], len(results)
 
@@ -64,12 +62,8 @@ def plain_steps_per_s(cfg, x: np.ndarray, mask: np.ndarray) -> float:
         if step == WARMUP:
             started = time.perf_counter()
         idx = rng.choice(len(x), b, replace=False)
-        xb, mb = torch.from_numpy(x[idx]), torch.from_numpy(mask[idx])
-        loss, _ = elbo_loss(model(xb, mb), xb, mb, step, cfg)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
-        optimizer.step()
+        train_step(model, optimizer, {"x": torch.from_numpy(x[idx]),
+                                      "mask": torch.from_numpy(mask[idx])}, step, cfg)
     return cfg.train.steps / (time.perf_counter() - started)
 
 
@@ -78,15 +72,13 @@ def ray_steps_per_s(cfg, x: np.ndarray, mask: np.ndarray, blocks: int, workers: 
 
     The windows go in `blocks` Ray Data blocks, one per piece as the ingestion pipeline
     emits them (one block per window would cost an object fetch per window)."""
-    import dataclasses
-
     import mlflow
     import ray
 
+    from msvae.config import override
     from msvae.train.launch import make_trainer, resolved
 
-    cfg = resolved(cfg)
-    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, workers=workers))
+    cfg = override(resolved(cfg), {"train.workers": workers})
     data = ray.data.from_items([{"x": xi, "mask": mi} for xi, mi in zip(x, mask)],
                                override_num_blocks=blocks)
     mlflow.set_experiment("benchmarks")

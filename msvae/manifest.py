@@ -57,6 +57,13 @@ def is_manifest(uri: str) -> bool:
     return Path(str(uri)).suffix.lower() in SUFFIXES
 
 
+def piece_rows(manifest: pd.DataFrame) -> list[list[dict]]:
+    """A loaded manifest grouped by piece (sorted by id): each piece's rows as dicts with
+    PIECE_COLUMNS, the unit ingestion processes."""
+    return [group[PIECE_COLUMNS].to_dict("records")
+            for _, group in manifest.groupby("piece", sort=True)]
+
+
 def manifest_uri(uri: str) -> str:
     """A manifest file URI; a folder (no manifest extension) means its `manifest.csv`."""
     if is_manifest(uri):

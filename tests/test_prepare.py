@@ -69,7 +69,7 @@ def test_prepare_quarantines_planted_files_and_shards_load_back(s3, ray_local, t
     sets = ["--set", f"storage.endpoint_url={s3}", "--set", f"services.state_dir={tmp_path}"]
     cfg = load(overrides=sets[1::2])
     storage.ensure_bucket(cfg, f"s3://{BUCKET}")
-    objects, rows, planted = _corpus(render_chorale(tmp_path, seconds=12.0))
+    objects, rows, planted = _corpus(render_chorale(seconds=12.0))
     for key, data in objects.items():
         storage.write_bytes(cfg, f"s3://{BUCKET}/{key}", data)
     manifest = "piece,source,uri,split\n" + "".join(f"{','.join(r)}\n" for r in rows)

@@ -13,6 +13,7 @@ import ray
 from mlflow import MlflowClient
 
 from msvae import storage
+from msvae.cli import main
 from msvae.config import load
 from msvae.tracking.connect import connect
 from msvae.train.launch import train
@@ -51,8 +52,11 @@ def test_two_workers_train_checkpoint_register_and_generate(smoke_model):
 
     client = MlflowClient()
     artifacts = {a.path for a in client.list_artifacts(result.mlflow_run_id, "plots")}
-    assert {"plots/mel_reconstruction.png", "plots/curves.png"} <= artifacts
-    assert len(client.list_artifacts(result.mlflow_run_id, "audio")) == 3
+    assert {"plots/mel_examples.png", "plots/curves.png"} <= artifacts
+    audio = {a.path for a in client.list_artifacts(result.mlflow_run_id, "audio")}
+    assert audio == {f"audio/{p}_mix.wav" for p in
+                     ("reconstruction", "sample_0", "sample_1", "sample_2")}
+    assert client.get_run(result.mlflow_run_id).info.status == "FINISHED"
     params = client.get_run(result.mlflow_run_id).data.params
     assert params["train.workers"] == "2"
     assert not any("msvae-local" in v for v in params.values())  # no key, even a dummy one
@@ -100,6 +104,23 @@ def test_killed_worker_resumes_from_checkpoint(services, smoke_manifest, local_r
     assert len(runs) == 1
     resumed = int(runs[0].data.tags[RESUMED_TAG])
     assert resumed % 3 == 0 and 3 <= resumed < 12  # the last checkpoint before the kill
+
+
+def test_missing_dataset_is_one_line_and_a_failed_run(services, local_ray, capsys):
+    """A train.dataset with no shards behind it: exit 2, one line naming it, run FAILED."""
+    code = main(["train", "--config", "configs/smoke.yaml", "--run-name", "no-data",
+                 "--set", f"services.state_dir={services.services.state_dir}",
+                 "--set", "train.dataset=s3://msvae/no-such-shards",
+                 "--set", "tracking.experiment=bad-dataset"])
+    assert code == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line == ("msvae: error: s3://msvae/no-such-shards/split=train: "
+                    "no prepared shards for split 'train'")
+    client = MlflowClient(connect(services))
+    run = client.search_runs([client.get_experiment_by_name("bad-dataset").experiment_id],
+                             "tags.`msvae.run_name` = 'no-data'")[0]
+    assert run.info.status == "FAILED"
+    assert line.endswith(run.data.tags["msvae.error"])
 
 
 def test_non_finite_loss_stops_every_rank_with_one_line(services, local_ray):

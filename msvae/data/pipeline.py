@@ -22,7 +22,7 @@ import ray
 from msvae import storage
 from msvae.config import Config
 from msvae.data.ingest_piece import process_piece
-from msvae.manifest import PIECE_COLUMNS, ManifestError, load_manifest
+from msvae.manifest import ManifestError, load_manifest, piece_rows
 
 TRAIN_COLUMNS = ["x", "mask"]
 SPLIT_PREFIX = "split="  # hive-style folder of one split's shards under the output URI
@@ -73,8 +73,7 @@ def _stream_batch(batch: dict, cfg: Config) -> dict:
 
 def _piece_items(cfg: Config, manifest: pd.DataFrame) -> ray.data.Dataset:
     """One row per piece (its manifest rows as JSON), cfg.data.pieces_per_task a block."""
-    items = [{"rows": json.dumps(group[PIECE_COLUMNS].to_dict("records"))}
-             for _, group in manifest.groupby("piece", sort=True)]
+    items = [{"rows": json.dumps(rows)} for rows in piece_rows(manifest)]
     blocks = max(1, math.ceil(len(items) / cfg.data.pieces_per_task))
     return ray.data.from_items(items, override_num_blocks=blocks)
 

@@ -52,6 +52,16 @@ def save(directory: str | Path, model: torch.nn.Module, optimizer: torch.optim.O
     (directory / MARKER).write_text(str(step))
 
 
+def restore(directory: str | Path, model: torch.nn.Module,
+            optimizer: torch.optim.Optimizer) -> int:
+    """Load a saved state into `model` and `optimizer` and the RNGs; returns its step."""
+    state = load(directory)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    set_rng_state(state["rng"])
+    return int(state["step"])
+
+
 def load(directory: str | Path) -> dict:
     """The saved state; IncompleteCheckpoint when the marker is missing."""
     directory = Path(directory)

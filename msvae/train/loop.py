@@ -87,11 +87,7 @@ def _restore(model, optimizer) -> int:
     if checkpoint is None:
         return 0
     with checkpoint.as_directory() as directory:
-        state = ckpt.load(directory)
-    _unwrap(model).load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    ckpt.set_rng_state(state["rng"])
-    return int(state["step"])
+        return ckpt.restore(directory, _unwrap(model), optimizer)
 
 
 def _report(step: int, metrics: dict, model, optimizer, rank: int, save: bool) -> None:

@@ -31,3 +31,20 @@ def test_config_error_is_one_line(capsys):
     assert main(["services", "status", "--set", "train.nope=1"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("msvae: error: train.nope: unknown key") and "\n" not in err
+
+
+def test_a_missing_manifest_is_one_line_naming_it(capsys, tmp_path):
+    missing = tmp_path / "nowhere" / "manifest.csv"
+    assert main(["prepare", "--manifest", str(missing), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"msvae: error: {missing}: no such object"
+
+
+def test_cluster_check_passes_the_shipped_files_and_names_a_bad_field(capsys, tmp_path):
+    shipped = ["cluster/aws.yaml", "cluster/kuberay/raycluster.yaml", "cluster/kuberay/rayjob.yaml"]
+    assert main(["cluster", "check", *shipped]) == 0
+    assert capsys.readouterr().out.count(": ok") == 3
+    bad = tmp_path / "job.yaml"
+    bad.write_text("apiVersion: ray.io/v1\nkind: RayJob\nmetadata: {name: x}\nspec: {}\n")
+    assert main(["cluster", "check", str(bad)]) == 1
+    assert f"{bad}: spec.entrypoint: missing" in capsys.readouterr().out

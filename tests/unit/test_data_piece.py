@@ -1,10 +1,10 @@
-"""Stages 5-7 on real music: a FluidSynth render of a Bach chorale's four parts, shifted by
-known offsets, stored in mixed formats and rates, goes through `process_piece`."""
+"""Stages 5-7 on real music: the corpus renderer's FluidSynth render of a Bach chorale's
+four parts, shifted by known offsets, stored in mixed formats and rates, goes through
+`process_piece`."""
 
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -13,35 +13,33 @@ import soundfile as sf
 
 from msvae.audio import resample, shift
 from msvae.config import load
+from msvae.corpus import render, scores
 from msvae.data.align import align
 from msvae.data.features import FLOOR_DB
 from msvae.data.ingest_piece import process_piece
 from msvae.data.report import merge, reconciles
 
-SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+SOUNDFONT = render.SOUNDFONTS["fluidr3"]
 RATE = 16000
-PROGRAMS = ("Violin", "Flute", "Viola", "Violoncello")  # music21 instrument classes
+INSTRUMENTS = ("violin", "flute", "viola", "cello")  # top part to bottom
+BPM = 100.0
 OFFSETS_S = (0.137, -0.25, 0.0213, 0.6)  # file[t] = stem[t - offset]
 
 
-def render_chorale(folder: Path, seconds: float = 20.0) -> list[np.ndarray]:
-    """The four parts of BWV 66.6 rendered by FluidSynth: float32 [samples] each, 16 kHz."""
+def render_chorale(seconds: float = 20.0) -> list[np.ndarray]:
+    """The four parts of BWV 66.6 rendered by the corpus renderer (FluidSynth, FluidR3):
+    float32 [samples] each, mono at 16 kHz, `seconds` long."""
     # `make test` installs both; a missing one is a broken install, not a reason to skip
     assert shutil.which("fluidsynth") and Path(SOUNDFONT).is_file(), \
         "fluidsynth or the FluidR3 soundfont is missing: run `make install`"
     import music21
 
-    score = music21.corpus.parse("bach/bwv66.6")
-    parts = []
-    for i, (part, program) in enumerate(zip(score.parts, PROGRAMS)):
-        part.insert(0, getattr(music21.instrument, program)())
-        midi, wav = folder / f"part{i}.mid", folder / f"part{i}.wav"
-        part.write("midi", fp=str(midi))
-        subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.5", "-r", str(RATE), "-F", str(wav),
-                        SOUNDFONT, str(midi)], check=True, timeout=60, capture_output=True)
-        parts.append(sf.read(wav, dtype="float32")[0].mean(axis=1)[:int(seconds * RATE)])
-    n = min(len(p) for p in parts)
-    return [p[:n] for p in parts]
+    score = scores.parse("bach", str(music21.corpus.getWork("bach/bwv66.6")))
+    return [resample(render.render(scores.to_seconds(notes, BPM, seconds),
+                                   render.INSTRUMENTS[name], SOUNDFONT, seconds,
+                                   timeout_s=60, max_bytes=100 << 20),
+                     render.RENDER_RATE, RATE).mean(axis=0)
+            for notes, name in zip(score.parts, INSTRUMENTS)]
 
 
 def delayed(x: np.ndarray, offset_s: float) -> np.ndarray:
@@ -57,8 +55,8 @@ def write(path: Path, x: np.ndarray, rate: int = RATE) -> str:
 
 
 @pytest.fixture(scope="module")
-def chorale(tmp_path_factory):
-    return render_chorale(tmp_path_factory.mktemp("chorale"))
+def chorale():
+    return render_chorale()
 
 
 def test_gcc_phat_recovers_known_offsets_of_real_stems(chorale):
@@ -85,7 +83,7 @@ def test_piece_is_aligned_summed_windowed_and_reported(chorale, tmp_path):
     mix = sum(chorale)
     rows = [_row("p", "mix", write(tmp_path / "mix.wav", mix, 44100))]
     for i, (ext, rate) in enumerate([("flac", 22050), ("ogg", 48000), ("mp3", 44100)]):
-        name = f"instrument:{PROGRAMS[i]}"
+        name = f"instrument:{INSTRUMENTS[i]}"
         rows.append(_row("p", name, write(tmp_path / f"{i}.{ext}", delayed(chorale[i],
                                                                           OFFSETS_S[i]), rate)))
     take2 = write(tmp_path / "take2.wav", delayed(chorale[0] * 0.5, OFFSETS_S[0]))
@@ -98,7 +96,7 @@ def test_piece_is_aligned_summed_windowed_and_reported(chorale, tmp_path):
     assert reasons[take2].startswith("redundant") and "unreadable" in reasons[rows[-1]["uri"]]
     estimated = {o["source"]: o["offset_s"] for o in rep["offsets"]}
     for i in range(3):
-        assert abs(estimated[f"instrument:{PROGRAMS[i]}"] - OFFSETS_S[i]) < 0.010
+        assert abs(estimated[f"instrument:{INSTRUMENTS[i]}"] - OFFSETS_S[i]) < 0.010
     assert result.mask.tolist() == [True, True, False, False]
     frames = result.x.shape[-1]
     assert result.x.shape == (rep["windows_out"], 4, cfg.data.n_mels, frames)

@@ -1,6 +1,5 @@
 """The three models: shapes at every config corner, masking, gradients, generation, size."""
 
-import time
 
 import pytest
 import torch
@@ -130,11 +129,9 @@ def test_overfits_one_batch(kind):
     model = build_model(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     x, mask = batch(b=4)
-    started = time.perf_counter()
     for step in range(200):
         total, parts = loss(model(x, mask), x, mask, step, cfg)
         opt.zero_grad()
         total.backward()
         opt.step()
-    assert time.perf_counter() - started < 30
     assert parts["recon_rmse_db"] < 1.5, parts  # from about 10 dB at the start
