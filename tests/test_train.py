@@ -138,7 +138,7 @@ def test_non_finite_loss_stops_every_rank_with_one_line(services, local_ray):
     cfg = load("configs/smoke.yaml", [f"services.state_dir={services.services.state_dir}",
                                       "train.workers=2", "train.steps=5"])
     connect(cfg)
-    init_ray(cfg)
+    init_ray()
     cfg = resolved(cfg)
     shape = (len(cfg.data.sources), cfg.data.n_mels, window_frames(cfg.data))
     x = np.full(shape, np.nan, dtype=np.float32)
