@@ -20,6 +20,11 @@ def _plain(value):
     return str(value)
 
 
+def add_json_flag(parser, what: str) -> None:
+    """The `--json` flag every reporting command has: print `what` as one JSON document."""
+    parser.add_argument("--json", action="store_true", help=f"print {what} as JSON")
+
+
 def print_json(obj) -> None:
     """Print `obj` as indented JSON on the real stdout; NaN and infinities become null."""
     obj = json.loads(json.dumps(obj, default=_plain), parse_constant=lambda _: None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from msvae.console import print_json
+from msvae.console import add_json_flag, print_json
 
 
 def _compare(args, cfg) -> int:
@@ -27,5 +27,5 @@ def register(sub, common) -> None:
     p = sub.add_parser("compare", parents=[common], help="the paper's comparison: vae, single "
                        "and msvae at one budget over seeds", description=__doc__)
     p.add_argument("--name", help="name of the comparison (default: compare-<time>)")
-    p.add_argument("--json", action="store_true", help="print the table as JSON")
+    add_json_flag(p, "the table")
     p.set_defaults(func=_compare)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from msvae.console import print_json
+from msvae.console import add_json_flag, print_json
 from msvae.manifest import (
     ManifestError,
     default_corpus,
@@ -76,5 +76,5 @@ def register(sub, common) -> None:
                         description="Pieces, sources per kind, hours, formats, sample rates "
                         "and channels of a manifest (or a corpus folder).")
     s.add_argument("manifest", metavar="MANIFEST", help="manifest file or corpus folder")
-    s.add_argument("--json", action="store_true", help="print the statistics as JSON")
+    add_json_flag(s, "the statistics")
     s.set_defaults(func=_stats)

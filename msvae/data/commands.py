@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from msvae.console import print_json
+from msvae.console import add_json_flag, print_json
 
 
 def _prepare(args, cfg) -> int:
@@ -26,5 +26,5 @@ def register(sub, common) -> None:
                    help="manifest file (csv/jsonl/parquet) or a folder holding manifest.csv")
     p.add_argument("--out", required=True, metavar="URI",
                    help="folder for split=<split>/ shards and report.json (s3:// or a path)")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_json_flag(p, "the report")
     p.set_defaults(func=_prepare)

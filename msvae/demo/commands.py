@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from msvae.console import print_json
+from msvae.console import add_json_flag, print_json
 
 
 def _demo(args, cfg) -> int:
@@ -35,5 +35,5 @@ def register(sub, common) -> None:
                        "registry, evaluation and audio, end to end", description=__doc__)
     p.set_defaults(func=_demo)
     p.add_argument("--out", default="demo-output", help="folder for WAVs and figures")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_json_flag(p, "the summary")
 

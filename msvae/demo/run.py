@@ -93,7 +93,7 @@ def run_demo(cfg: Config, out: Path) -> dict:
 
     stage("registering in MLflow (challenger; champion if it beats the current one)")
     registered = finish(result)
-    print(f"{registered.name} version {registered.version} -> {registered.uri}")
+    print(registered.describe())
 
     stage("evaluating the registered model on the held-out test pieces")
     model, _ = load_registered(registered.uri)

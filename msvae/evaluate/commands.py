@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from msvae.console import print_json
+from msvae.console import add_json_flag, print_json
 from msvae.errors import MsvaeError
 
 KEYS = ("recon_error_db", "lsd_db", "similarity_pct", "frechet_distance", "active_units",
@@ -44,5 +44,5 @@ def register(sub, common) -> None:
                        description=__doc__)
     p.add_argument("--model", required=True, help="MLflow model URI, e.g. models:/msvae@champion")
     p.add_argument("--manifest", required=True, help="manifest URI (CSV, JSONL or Parquet)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_json_flag(p, "the result")
     p.set_defaults(func=_evaluate)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from msvae.console import print_json
+from msvae.console import add_json_flag, print_json
 from msvae.services import embedded
 
 
@@ -38,5 +38,5 @@ def register(sub, common) -> None:
                     ).set_defaults(func=_down)
     st = ssub.add_parser("status", parents=[common], help="report endpoints, pids and health; "
                          "exit 1 unless both answer")
-    st.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_json_flag(st, "the report")
     st.set_defaults(func=_status)

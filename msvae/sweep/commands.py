@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from msvae.console import print_json
+from msvae.console import add_json_flag, print_json
 
 
 def _summary(outcome) -> dict:
@@ -46,7 +46,7 @@ def _sweep(args, cfg) -> int:
     best, registered = outcome.best, outcome.registered
     print(f"best trial {best['trial_id']}: {cfg.tune.metric} = {best['metric']:.3f}, "
           f"{best['config']}")
-    print(f"registered {registered.name} version {registered.version}: {registered.uri}")
+    print(registered.describe())
     return 0
 
 
@@ -59,5 +59,5 @@ def register(sub, common) -> None:
     p.add_argument("--samples", type=int, metavar="N", help="trials to sample (default: the "
                    "space file's num_samples, else tune.num_samples)")
     p.add_argument("--resume", metavar="NAME", help="resume the interrupted sweep NAME")
-    p.add_argument("--json", action="store_true", help="print trials and best as JSON")
+    add_json_flag(p, "trials and best")
     p.set_defaults(func=_sweep)

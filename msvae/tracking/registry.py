@@ -32,7 +32,15 @@ class Registered:
 
     @property
     def uri(self) -> str:
-        return f"models:/{self.name}@{'champion' if self.champion else 'challenger'}"
+        return f"models:/{self.name}@{self.alias}"
+
+    @property
+    def alias(self) -> str:
+        return "champion" if self.champion else "challenger"
+
+    def describe(self) -> str:
+        """One line for people: name, version, alias and the URI that loads it."""
+        return f"registered {self.name} version {self.version} as {self.alias}: {self.uri}"
 
 
 def log_model(cfg: Config, run_id: str, model: torch.nn.Module, config_yaml: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from msvae.console import print_json
+from msvae.console import add_json_flag, print_json
 
 
 def _train(args, cfg) -> int:
@@ -24,8 +24,7 @@ def _train(args, cfg) -> int:
     else:
         print(f"run {result.run_name}: {summary['steps']} steps in {summary['seconds']} s, "
               f"valid recon error {registered.score_db:.2f} dB")
-        print(f"registered {registered.name} version {registered.version} as "
-              f"{'champion' if registered.champion else 'challenger'}: {registered.uri}")
+        print(registered.describe())
         print(f"MLflow run {summary['mlflow_run']}")
     return 0
 
@@ -36,5 +35,5 @@ def register(sub, common) -> None:
     p.add_argument("--run-name", help="name of the run (default: <model>-<time>-<random>)")
     p.add_argument("--resume", metavar="RUN", help="continue the stopped run RUN from its "
                    "latest checkpoint, into the same MLflow run")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_json_flag(p, "the summary")
     p.set_defaults(func=_train)
