@@ -23,6 +23,8 @@ def _demo(args, cfg) -> int:
     print(f"  test windows {t['windows']}: reconstruction error {t['recon_error_db']:.2f} dB, "
           f"LSD {t['lsd_db']:.2f} dB, similarity {t['similarity_pct']:.1f} %, "
           f"Fréchet {t['frechet_distance']:.1f}, active units {t['active_units']}")
+    print(f"  temporal fidelity {t['temporal_fidelity']:.2f} reconstructing the mix, "
+          f"{t['fill/temporal_fidelity']:.2f} generating it from the stems (time-mean floor 0)")
     for path in summary["files"]:
         print(f"  wrote        {path}")
     print(f"  MLflow UI    {summary['mlflow_ui']}")

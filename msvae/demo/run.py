@@ -14,8 +14,8 @@ from msvae import storage
 from msvae.config import Config
 from msvae.errors import MsvaeError
 
-SUMMARY_KEYS = ("recon_error_db", "lsd_db", "similarity_pct", "frechet_distance",
-                "active_units", "windows")
+SUMMARY_KEYS = ("recon_error_db", "lsd_db", "similarity_pct", "temporal_fidelity",
+                "fill/temporal_fidelity", "frechet_distance", "active_units", "windows")
 
 
 def smoke_check(cfg: Config) -> str:

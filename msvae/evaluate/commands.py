@@ -12,7 +12,8 @@ import math
 from msvae.console import add_json_flag, print_json
 from msvae.errors import MsvaeError
 
-KEYS = ("recon_error_db", "lsd_db", "similarity_pct", "frechet_distance", "active_units",
+KEYS = ("recon_error_db", "lsd_db", "similarity_pct", "temporal_fidelity",
+        "fill/temporal_fidelity", "fill/recon_error_db", "frechet_distance", "active_units",
         "windows")
 
 

@@ -1,5 +1,6 @@
 """The indicators, defined once as pure functions: reconstruction error, log-spectral
-distance, similarity and Fréchet distance (msvae.evaluate.score runs a model over them).
+distance, similarity, temporal fidelity and Fréchet distance (msvae.evaluate.score runs a
+model over them; msvae.evaluate.floors gives the trivial and linear predictors' values).
 
 Inputs are log-mel windows in dB [..., M, T] (msvae.data.features.log_mel).
 """
@@ -11,6 +12,7 @@ import math
 import torch
 
 CEPSTRA = 20  # cepstral coefficients in the feature space (c0, the level, is dropped)
+STILL_DB = 1e-6  # dB; an RMS movement over time below this is rounding, not movement
 
 
 def recon_error_db(ref_db: torch.Tensor, est_db: torch.Tensor) -> torch.Tensor:
@@ -27,6 +29,26 @@ def lsd_db(ref_db: torch.Tensor, est_db: torch.Tensor) -> torch.Tensor:
     """Log-spectral distance per window, dB: mean over frames t of
     sqrt( mean over mel bands m of (dB_est - dB_ref)^2 ). [..., M, T] -> [...]."""
     return (est_db.double() - ref_db.double()).pow(2).mean(-2).sqrt().mean(-1)
+
+
+def temporal_fidelity(ref_db: torch.Tensor, est_db: torch.Tensor) -> torch.Tensor:
+    """Does the output follow the reference over time? Per window, the Pearson correlation
+    between reference and output log-mel deviations from their own time mean per mel band:
+
+        r = sum_{m,t} a_mt b_mt / sqrt(sum a_mt^2 * sum b_mt^2),
+        a_mt = ref_mt - mean_t ref_mt,  b_mt = est_mt - mean_t est_mt   (dB)
+
+    1: the same movements over time; 0: none (an average spectrum repeated over the window
+    scores exactly 0, since b = 0; so does any window whose RMS deviation is under
+    STILL_DB, which is rounding). [..., M, T] -> [...], unitless in [-1, 1].
+    """
+    a = ref_db.double() - ref_db.double().mean(-1, keepdim=True)
+    b = est_db.double() - est_db.double().mean(-1, keepdim=True)
+    energy_a, energy_b = a.pow(2).sum((-2, -1)), b.pow(2).sum((-2, -1))
+    still = STILL_DB ** 2 * a.shape[-1] * a.shape[-2]  # below this a window does not move
+    moving = (energy_a > still) & (energy_b > still)
+    r = (a * b).sum((-2, -1)) / (energy_a * energy_b).sqrt().clamp_min(1e-30)
+    return torch.where(moving, r, torch.zeros_like(r))
 
 
 def cepstral_features(db: torch.Tensor) -> torch.Tensor:

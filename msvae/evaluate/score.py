@@ -21,6 +21,7 @@ from msvae.evaluate.indicators import (
     lsd_db,
     recon_error_db,
     similarity_pct,
+    temporal_fidelity,
 )
 from msvae.model import output_slots
 from msvae.model.objective import active_units, kl_per_dim, unit_moments
@@ -50,13 +51,16 @@ def evaluate(model: torch.nn.Module, batches, cfg: Config) -> dict[str, float]:
         sums["recon_error_db"] += float(recon_error_db(ref, est).sum())
         sums["lsd_db"] += float(lsd_db(ref, est).sum())
         sums["similarity_pct"] += float(similarity_pct(ref, est).sum())
+        sums["temporal_fidelity"] += float(temporal_fidelity(ref, est).sum())
+        fill_ref, fill_est = _fill_in(model, x, mask, mix)
+        _add(sums, counts, "fill/temporal_fidelity", temporal_fidelity(fill_ref, fill_est))
+        _add(sums, counts, "fill/recon_error_db", recon_error_db(fill_ref, fill_est))
         for i, k in enumerate(kl_per_dim(out.kl)):
             sums[f"kl_level{i}"] += float(k.sum()) * x.shape[0]
         for slot in output_slots(cfg):
             there = mask[:, slot]
-            sums[f"recon_error_db/{sources[slot]}"] += float(
-                recon_error_db(x[there, slot], recon[there, slot]).sum())
-            counts[f"recon_error_db/{sources[slot]}"] += int(there.sum())
+            _add(sums, counts, f"recon_error_db/{sources[slot]}",
+                 recon_error_db(x[there, slot], recon[there, slot]))
         batch_moments = unit_moments(out.mu)
         moments = batch_moments if moments is None else [
             a + b for a, b in zip(moments, batch_moments)]
@@ -66,6 +70,24 @@ def evaluate(model: torch.nn.Module, batches, cfg: Config) -> dict[str, float]:
     model.train(was_training)
     empty = torch.empty(0, 2 * (CEPSTRA - 1), dtype=torch.float64)
     return _summarise(sums, counts, moments, torch.cat([empty, *real]), torch.cat([empty, *fake]))
+
+
+def _add(sums: dict, counts: dict, key: str, values: torch.Tensor) -> None:
+    """Running sum and count of per-window `values` under `key` (its own denominator)."""
+    sums[key] += float(values.sum())
+    counts[key] += values.numel()
+
+
+def _fill_in(model, x: torch.Tensor, mask: torch.Tensor, mix: int):
+    """(real mix, mix generated from the stems alone) [n, M, T] dB for the windows that
+    have both; none for a model that reads only the mix (it cannot fill in)."""
+    stems = mask.clone()
+    stems[:, mix] = False
+    both = mask[:, mix] & stems.any(dim=1)
+    if len(model.in_slots) == 1 or not bool(both.any()):
+        return x[:0, mix], x[:0, mix]
+    fill = model.generate(int(both.sum()), x.shape[-1], cond_x=x[both], cond_mask=stems[both])
+    return x[both, mix], fill[:, mix].float()
 
 
 def _summarise(sums, counts, moments, real, fake) -> dict[str, float]:

@@ -81,9 +81,12 @@ def test_evaluate_returns_every_indicator(kind):
     batches = [{"x": x.numpy(), "mask": mask.numpy()}, {"x": x, "mask": mask}]
     scores = evaluate(model, batches, cfg)
     levels = 1 if kind == "vae" else cfg.model.levels
-    keys = {"recon_error_db", "lsd_db", "similarity_pct", "frechet_distance", "active_units",
-            "windows", *(f"kl_level{i}" for i in range(levels))}
+    keys = {"recon_error_db", "lsd_db", "similarity_pct", "temporal_fidelity",
+            "frechet_distance", "active_units", "windows",
+            *(f"kl_level{i}" for i in range(levels))}
     assert keys <= scores.keys() and scores["windows"] == 6
     assert all(math.isfinite(scores[k]) for k in keys)
     assert model.training  # evaluate restores the mode it found
     assert ("recon_error_db/vocal" in scores) == (kind == "msvae")
+    # only msvae reads the stems, so only it can generate the mix from them
+    assert math.isfinite(scores["fill/temporal_fidelity"]) == (kind == "msvae")

@@ -1,0 +1,48 @@
+"""The floors every model must beat, scored with the same indicators on the same windows.
+
+- time mean: each window's own average spectrum repeated over its frames; it knows the
+  window's timbre but nothing of its movement in time (temporal fidelity exactly 0).
+- frame PCA: each log-mel frame (dB) projected onto the top k principal components of
+  the training frames, k = the numbers per frame the model's latents carry; the linear
+  model with the same budget. A model below it is a defect, not a result.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def time_mean(x_db: torch.Tensor) -> torch.Tensor:
+    """[..., M, T] dB -> each window's time-mean spectrum repeated over its T frames."""
+    return x_db.mean(-1, keepdim=True).expand_as(x_db)
+
+
+@torch.no_grad()
+def latents_per_frame(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor) -> int:
+    """Latent numbers (posterior means, all levels) per input frame of `model`, rounded up:
+    the budget the PCA floor gets. x [B, S, M, T] dB, mask [B, S]."""
+    was_training = model.training
+    model.eval()
+    out = model(x[:1], mask[:1])
+    model.train(was_training)
+    return math.ceil(sum(m[0].numel() for m in out.mu) / x.shape[-1])
+
+
+class FramePCA:
+    """Principal components of log-mel frames: fit on training frames, then project and
+    reconstruct any window with the top `k`."""
+
+    def __init__(self, x_db: torch.Tensor, k: int):
+        """x_db [..., M, T] training windows (dB); k components (at most M)."""
+        frames = x_db.double().movedim(-1, -2).reshape(-1, x_db.shape[-2])  # [N, M]
+        self.mean = frames.mean(0)
+        _, _, vh = torch.linalg.svd(frames - self.mean, full_matrices=False)
+        self.basis = vh[:k]  # [k, M]
+
+    def reconstruct(self, x_db: torch.Tensor) -> torch.Tensor:
+        """[..., M, T] dB -> the same shape, every frame through the k components."""
+        frames = x_db.double().movedim(-1, -2) - self.mean  # [..., T, M]
+        out = frames @ self.basis.T @ self.basis + self.mean
+        return out.movedim(-2, -1).to(x_db.dtype)
