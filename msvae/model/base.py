@@ -60,12 +60,16 @@ class AudioVAE(nn.Module):
         self.n_sources = len(cfg.data.sources)
         self.out_slots = output_slots(cfg)
         self.in_slots = self.out_slots  # every model reads what it reconstructs
-        self.source_dropout = cfg.model.source_dropout if len(self.in_slots) > 1 else 0.0
+        multi = len(self.in_slots) > 1
+        self.source_dropout = cfg.model.source_dropout if multi else 0.0
+        self.mix_only_rows = cfg.model.mix_only_rows if multi else 0.0
+        self.mix_in = self.in_slots.index(cfg.data.sources.index("mix"))
 
     def forward(self, x, mask, sample: bool | None = None) -> ModelOutput:
         """x [B, S, M, T] dB, mask [B, S] presence; samples z in training, uses means in eval."""
         sample = self.training if sample is None else sample
-        return self._run(x, mask, sample, hide=self.training and self.source_dropout > 0)
+        hiding = self.source_dropout > 0 or self.mix_only_rows > 0
+        return self._run(x, mask, sample, hide=self.training and hiding)
 
     @torch.no_grad()
     def generate(self, n: int, frames: int, cond_x=None, cond_mask=None) -> torch.Tensor:
@@ -88,14 +92,24 @@ class AudioVAE(nn.Module):
         x = torch.as_tensor(x, device=self.device).float()
         mask = torch.as_tensor(mask, device=self.device).bool()
         seen = mask[:, self.in_slots]
-        if hide:  # hide each present source with chance p, never all of a row's sources
-            kept = seen & (torch.rand(seen.shape, device=seen.device) >= self.source_dropout)
-            seen = torch.where(kept.any(dim=1, keepdim=True), kept, seen)
+        if hide:
+            seen = self._hide(seen)
         u = torch.where(seen[..., None, None], to_units(x[:, self.in_slots]), -1.0)
         frames = u.shape[-1]
         u = F.pad(u, (0, -frames % self.stride), value=-1.0)
         y, kl, mu = self.encode_decode(u, seen, sample)
         return ModelOutput(self._place(y[..., :frames]), kl, mu)
+
+    def _hide(self, seen: torch.Tensor) -> torch.Tensor:
+        """Training-time hiding: each present source with chance source_dropout (never all
+        of a row's), then a mix_only_rows share of rows that have a mix keep only the mix."""
+        kept = seen & (torch.rand(seen.shape, device=seen.device) >= self.source_dropout)
+        seen = torch.where(kept.any(dim=1, keepdim=True), kept, seen)
+        only_mix = (torch.rand(seen.shape[0], device=seen.device) < self.mix_only_rows) & \
+            seen[:, self.mix_in]
+        mix_alone = torch.zeros_like(seen)
+        mix_alone[:, self.mix_in] = True
+        return torch.where(only_mix[:, None], mix_alone, seen)
 
     @property
     def device(self) -> torch.device:

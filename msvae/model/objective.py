@@ -2,8 +2,10 @@
 
 loss = recon + beta(step) * sum_l w_l * sum_d max(free_bits, KL_{l,d})   (nats per window)
 
-recon = 0.5 * sum((recon_dB - x_dB) / sigma_db)^2, the Gaussian negative log-likelihood
-(constant dropped) over present slots the model reconstructs, averaged over the batch.
+recon = mean over the present slots the model reconstructs of
+0.5 * sum_{m,t}((recon_dB - x_dB) / sigma_db)^2, the Gaussian negative log-likelihood of
+one slot (constant dropped), averaged over the batch: per slot, so that a model that
+reconstructs four slots and one that reconstructs the mix weigh their KL alike.
 KL_{l,d} is latent group d (one channel) of level l, summed over time and averaged over
 the batch. w_l are KL-balancing weights (1 unless enabled). Collapse monitors live here too.
 """
@@ -62,19 +64,22 @@ def loss(out: ModelOutput, x, mask, step: int, cfg: Config) -> tuple[torch.Tenso
     o, slots = cfg.objective, output_slots(cfg)
     x = torch.as_tensor(x, device=out.recon.device).float()
     present = torch.as_tensor(mask, device=out.recon.device).bool()[:, slots]
-    diff = (out.recon[:, slots].float() - x[:, slots])[present]  # [n, M, T] dB
-    recon = 0.5 * (diff / o.sigma_db).pow(2).sum() / x.shape[0]
+    squares = (out.recon[:, slots].float() - x[:, slots]).pow(2).sum((-2, -1))  # [B, S] dB^2
+    squares = squares * present
+    slots_there = present.sum(dim=1).clamp_min(1)
+    recon = (0.5 * squares.sum(dim=1) / slots_there / o.sigma_db ** 2).mean()
     groups = kl_per_dim(out.kl)
     floored = torch.stack([free_bits(g, o.free_bits) for g in groups])
     beta = beta_at(step, o)
     if o.kl_balance and beta < o.beta_max:  # balance during warm-up only, as NVAE does
         floored = floored * balance_weights(out.kl)
     total = recon + beta * floored.sum()
+    bins = int(present.sum()) * x.shape[-2] * x.shape[-1]
     raw = [float(g.detach().sum()) for g in groups]
     metrics = {"loss": float(total.detach()), "recon": float(recon.detach()),
                "kl": sum(raw), "beta": beta,
-               "recon_rmse_db": float(diff.detach().pow(2).mean().sqrt()) if diff.numel()
-               else math.nan}
+               "recon_rmse_db": math.sqrt(float(squares.detach().sum()) / bins)
+               if bins else math.nan}
     metrics.update({f"kl/level{i}": v for i, v in enumerate(raw)})
     return total, metrics
 

@@ -70,6 +70,26 @@ def test_masked_source_cannot_change_output():
     assert not torch.equal(model(x2, mask).recon[1], before.recon[1])
 
 
+def test_mix_only_rows_hide_every_stem_in_training():
+    torch.manual_seed(0)
+    x, mask = batch()
+    stems_moved = x.clone()
+    stems_moved[:, 1:] += 40 * torch.randn_like(x[:, 1:])
+    always = build_model(tiny("msvae", "model.source_dropout=0.0", "model.mix_only_rows=1.0"))
+    always.train()
+    torch.manual_seed(1)
+    a = always(x, mask, sample=False).recon
+    torch.manual_seed(1)
+    b = always(stems_moved, mask, sample=False).recon
+    assert torch.equal(a, b)  # only the mix reached the encoder
+    never = build_model(tiny("msvae", "model.source_dropout=0.0", "model.mix_only_rows=0.0"))
+    never.train()
+    assert not torch.equal(never(x, mask, sample=False).recon,
+                           never(stems_moved, mask, sample=False).recon)
+    always.eval()  # hiding is for training only: at evaluation the stems count again
+    assert not torch.equal(always(x, mask).recon, always(stems_moved, mask).recon)
+
+
 def test_no_present_source_is_finite():
     model = build_model(tiny("msvae")).eval()
     x, mask = batch()
