@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
@@ -31,81 +30,42 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit
 
 from msvae.config import Config, load
-from msvae.data.ingest_piece import process_piece
-from msvae.evaluate.floors import FramePCA, latents_per_frame, time_mean
-from msvae.evaluate.indicators import recon_error_db, temporal_fidelity
-from msvae.manifest import load_manifest, piece_rows
-from msvae.model import build_model
-from msvae.train.checkpoint import seed_everything
-from msvae.train.step import train_step
-
-
-def _ingest(args) -> tuple[str, np.ndarray, np.ndarray]:
-    cfg, rows = args
-    torch.set_num_threads(1)
-    piece = process_piece(cfg, rows)
-    return piece.split, piece.x, np.repeat(piece.mask[None], len(piece.x), axis=0)
+from msvae.data.local import SPLITS, split_windows
+from msvae.evaluate.floors import floor_scores, latents_per_frame
+from msvae.evaluate.score import EVAL_BATCH, evaluate
+from msvae.train.local import train_local
 
 
 def windows(cfg: Config, manifest: str, cache: str | None) -> dict[str, tuple]:
-    """{split: (x [W, S, M, T] dB, mask [W, S])}, ingested in 2 processes, cached."""
+    """{split: (x, mask)} from msvae.data.local, kept in the npz `cache` when given."""
     if cache and Path(cache).exists():
         data = np.load(cache)
-        return {s: (data[f"{s}_x"], data[f"{s}_mask"]) for s in ("train", "valid", "test")}
-    rows = piece_rows(load_manifest(cfg, manifest))
-    with Pool(2) as pool:
-        pieces = pool.map(_ingest, [(cfg, r) for r in rows])
-    out = {}
-    for split in ("train", "valid", "test"):
-        got = [(x, m) for s, x, m in pieces if s == split and len(x)]
-        out[split] = (np.concatenate([x for x, _ in got]), np.concatenate([m for _, m in got]))
+        return {s: (data[f"{s}_x"], data[f"{s}_mask"]) for s in SPLITS}
+    out = split_windows(cfg, manifest)
     if cache:
         np.savez(cache, **{f"{s}_{k}": v for s, (x, m) in out.items()
                            for k, v in (("x", x), ("mask", m))})
     return out
 
 
-def train(cfg: Config, x: np.ndarray, mask: np.ndarray) -> tuple[torch.nn.Module, float]:
-    """The model after train.steps steps of shuffled global batches; seconds taken."""
-    seed_everything(cfg.train.seed)
-    model = build_model(cfg)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr)
-    batch, rng = cfg.train.batch_size * cfg.train.workers, np.random.default_rng(cfg.train.seed)
-    order, pos, start = rng.permutation(len(x)), 0, time.perf_counter()
-    for step in range(cfg.train.steps):
-        if pos + batch > len(order):
-            order, pos = rng.permutation(len(x)), 0
-        idx = order[pos:pos + batch]
-        pos += batch
-        train_step(model, optimizer, {"x": torch.from_numpy(x[idx]),
-                                      "mask": torch.from_numpy(mask[idx])}, step, cfg)
-    return model, time.perf_counter() - start
-
-
-@torch.no_grad()
 def score(cfg: Config, model, data: dict) -> dict[str, float]:
-    """Mix-slot indicators of the model and its floors on the validation windows."""
+    """Mix-slot indicators of the model (msvae.evaluate.score) and of its floors on the
+    validation windows."""
     mix = cfg.data.sources.index("mix")
-    x, mask = (torch.from_numpy(a) for a in data["valid"])
-    x, mask = x[mask[:, mix]], mask[mask[:, mix]]
-    model.eval()
-    recon = torch.cat([model(x[i:i + 32], mask[i:i + 32]).recon for i in range(0, len(x), 32)])
-    stems = mask.clone()
-    stems[:, mix] = False
-    has_stems = stems.any(1)
+    x, mask = data["valid"]
     torch.manual_seed(0)
-    fill = model.generate(int(has_stems.sum()), x.shape[-1], cond_x=x[has_stems],
-                          cond_mask=stems[has_stems])
-    train_mix = torch.from_numpy(data["train"][0][:, mix])
-    pca = FramePCA(train_mix, latents_per_frame(model, x, mask))
-    ref = x[:, mix]
-    out = {"valid_windows": len(x), "pca_components": pca.basis.shape[0]}
-    for who, est in (("model", recon[:, mix]), ("time_mean", time_mean(ref)),
-                     ("pca", pca.reconstruct(ref))):
-        out[f"tf_recon_{who}"] = float(temporal_fidelity(ref, est).mean())
-        out[f"recon_db_{who}"] = float(recon_error_db(ref, est).mean())
-    out["tf_fill_model"] = float(temporal_fidelity(ref[has_stems], fill[:, mix]).mean())
-    out["fill_db_model"] = float(recon_error_db(ref[has_stems], fill[:, mix]).mean())
+    got = evaluate(model, [{"x": x[i:i + EVAL_BATCH], "mask": mask[i:i + EVAL_BATCH]}
+                           for i in range(0, len(x), EVAL_BATCH)], cfg)
+    k = latents_per_frame(model, torch.from_numpy(x[:1]), torch.from_numpy(mask[:1]))
+    out = {"valid_windows": got["windows"], "pca_components": k,
+           "tf_recon_model": got["temporal_fidelity"], "recon_db_model": got["recon_error_db"],
+           "tf_fill_model": got["fill/temporal_fidelity"],
+           "fill_db_model": got["fill/recon_error_db"]}
+    train_mix = torch.from_numpy(data["train"][0][data["train"][1][:, mix], mix])
+    floors = floor_scores(train_mix, torch.from_numpy(x[mask[:, mix], mix]), k)
+    for who, scores in floors.items():
+        out[f"tf_recon_{who}"] = scores["temporal_fidelity"]
+        out[f"recon_db_{who}"] = scores["recon_error_db"]
     out["ratio_tf_model_vs_pca"] = out["tf_recon_model"] / out["tf_recon_pca"]
     return out
 
@@ -122,7 +82,9 @@ def main() -> None:
     cfg = load(args.config, args.set)
     data = windows(cfg, args.manifest, args.cache)
     torch.set_num_threads(args.threads)
-    model, seconds = train(cfg, *data["train"])
+    start = time.perf_counter()
+    model = train_local(cfg, *data["train"])
+    seconds = time.perf_counter() - start
     emit({"train_windows": len(data["train"][0]), "train_seconds": seconds,
           **score(cfg, model, data)}, args.json)
 

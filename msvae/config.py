@@ -114,7 +114,7 @@ class ModelConfig:
     source_dropout: float = _f(0.25, min=0.0, max=0.9,
                                doc="msvae training: chance an input source is hidden from the "
                                "encoder yet still reconstructed, so it learns to fill stems")
-    mix_only_rows: float = _f(0.2, min=0.0, max=1.0,
+    mix_only_rows: float = _f(0.0, min=0.0, max=1.0,
                               doc="msvae training: share of rows whose stems are all hidden "
                               "from the encoder, so it learns the headline case (only the mix "
                               "at test time)")

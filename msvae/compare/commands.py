@@ -18,7 +18,8 @@ def _compare(args, cfg) -> int:
         print_json(result)
     else:
         print()
-        print(table.markdown(result["models"], result["deltas"], result["ours"]))
+        print(table.markdown(result["models"], result["deltas"], result["ours"],
+                             result["floors"]))
         print(f"\nreport: {result['report_uri']} ({result['seconds']:.0f} s)")
     return 0
 

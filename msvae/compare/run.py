@@ -80,6 +80,31 @@ def _write_report(cfg: Config, result: dict, mels: dict, histories: dict) -> str
     return storage.join(out, "report.md")
 
 
+PAPER = {"vs_vae": {"recon_error_db": -23.0, "similarity_pct": 18.0},  # the paper's claims
+         "vs_single": {"recon_error_db": -10.0, "similarity_pct": 5.0}}
+
+
+def _floors(cfg: Config, test) -> dict:
+    """Time-mean and frame-PCA floors on the test windows' mix, the PCA fitted on the train
+    split with as many components per frame as our model's latents carry."""
+    from msvae.data.pipeline import load_prepared
+    from msvae.evaluate.floors import floor_scores, latents_per_frame
+    from msvae.model import build_model
+
+    mix = cfg.data.sources.index("mix")
+
+    def mixes(dataset) -> torch.Tensor:
+        batch = dataset.select_columns(["x", "mask"]).take_all()
+        x = torch.as_tensor(np.stack([r["x"] for r in batch]))
+        return x[torch.as_tensor(np.stack([r["mask"] for r in batch]))[:, mix], mix]
+
+    test_mix, train_mix = mixes(test), mixes(load_prepared(cfg, cfg.train.dataset, "train"))
+    ours = build_model(override(cfg, {"model.kind": cfg.compare.models[-1]}))
+    x = torch.full((1, len(cfg.data.sources), *test_mix.shape[1:]), -50.0)
+    k = latents_per_frame(ours, x, torch.ones(1, len(cfg.data.sources), dtype=torch.bool))
+    return floor_scores(train_mix, test_mix, k)
+
+
 def run_compare(cfg: Config, name: str, log=print) -> dict:
     """Train, score and report every (model, seed); returns the JSON-able result."""
     from msvae.data.pipeline import load_prepared
@@ -117,6 +142,7 @@ def run_compare(cfg: Config, name: str, log=print) -> dict:
                              "seeds": c.seeds, "eval_split": "test",
                              "test_windows": runs[0]["windows"]},
                   "models": table.aggregate(runs), "deltas": table.deltas(runs, ours),
+                  "floors": _floors(cfg, test), "paper": PAPER,
                   "runs": runs, "seconds": round(time.perf_counter() - started, 1),
                   "mlflow_run_id": parent}
         result["report_uri"] = _write_report(cfg, result, mels, histories)
@@ -132,6 +158,23 @@ def report_markdown(result: dict) -> str:
         f"{b['workers']} workers) on `{result['dataset']}`, seeds {b['seeds']}; scored on "
         f"the {b['test_windows']} windows of the held-out test pieces (mix slot). "
         "Mean ± standard deviation over seeds; deltas are paired by seed.", "",
-        table.markdown(result["models"], result["deltas"], result["ours"]), "",
+        table.markdown(result["models"], result["deltas"], result["ours"], result["floors"]),
+        "", "A model below the PCA floor has not learned the music; the time-mean floor "
+        "repeats each window's average spectrum (temporal fidelity 0).", "",
+        _paper_lines(result), "",
         "![indicators](indicators.png)", "", "![mels](mels.png)", "",
         "![curves](curves.png)", ""])
+
+
+def _paper_lines(result: dict) -> str:
+    """The paper's deltas beside ours, in its units (dB, percentage points)."""
+    lines = ["| ours minus | paper: reconstruction error (dB) | ours | paper: similarity (pp) "
+             "| ours |", "|---|---|---|---|---|"]
+    for base, claim in result["paper"].items():
+        got = result["deltas"].get(base)
+        if got is None:
+            continue
+        lines.append(f"| {base[3:]} | {claim['recon_error_db']:+.0f} | "
+                     f"{got['recon_error_db']['mean']:+.2f} | {claim['similarity_pct']:+.0f} | "
+                     f"{got['similarity_pct']['mean']:+.2f} |")
+    return "\n".join(lines)

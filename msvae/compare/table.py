@@ -14,6 +14,7 @@ INDICATORS = {  # key -> (label, unit, higher is better)
     "recon_error_db": ("reconstruction error", "dB", False),
     "lsd_db": ("log-spectral distance", "dB", False),
     "similarity_pct": ("similarity", "%", True),
+    "temporal_fidelity": ("temporal fidelity", "", True),
     "frechet_distance": ("Fréchet distance", "", False),
     "active_units": ("active units", "", True),
 }
@@ -53,14 +54,18 @@ def _cell(stat: dict, digits: int = 2) -> str:
     return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
 
 
-def markdown(models: dict, delta: dict, ours: str) -> str:
-    """The comparison table (mean ± std over seeds) and the deltas of `ours`."""
+def markdown(models: dict, delta: dict, ours: str, floors: dict | None = None) -> str:
+    """The comparison table (mean ± std over seeds), the floors' rows (one value each; n/a
+    where a floor has no such figure) and the deltas of `ours`."""
     keys = list(INDICATORS)
     head = "| model | " + " | ".join(
         f"{INDICATORS[k][0]}{f' ({INDICATORS[k][1]})' if INDICATORS[k][1] else ''} "
         f"{'↑' if INDICATORS[k][2] else '↓'}" for k in keys) + " |"
     lines = [head, "|" + "---|" * (len(keys) + 1)]
     lines += [f"| {m} | " + " | ".join(_cell(models[m][k]) for k in keys) + " |" for m in models]
+    lines += [f"| floor: {name.replace('_', ' ')} | " + " | ".join(
+        f"{row[k]:.2f}" if k in row else "n/a" for k in keys) + " |"
+        for name, row in (floors or {}).items()]
     lines += ["", f"| {ours} minus | " + " | ".join(
         f"{INDICATORS[k][0]} ({DELTA_UNITS[INDICATORS[k][1]]})" if DELTA_UNITS[INDICATORS[k][1]]
         else INDICATORS[k][0] for k in keys) + " |", "|" + "---|" * (len(keys) + 1)]

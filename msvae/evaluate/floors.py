@@ -13,6 +13,11 @@ import math
 
 import torch
 
+from msvae.evaluate.indicators import lsd_db, recon_error_db, similarity_pct, temporal_fidelity
+
+INDICATORS = {"recon_error_db": recon_error_db, "lsd_db": lsd_db,
+              "similarity_pct": similarity_pct, "temporal_fidelity": temporal_fidelity}
+
 
 def time_mean(x_db: torch.Tensor) -> torch.Tensor:
     """[..., M, T] dB -> each window's time-mean spectrum repeated over its T frames."""
@@ -46,3 +51,12 @@ class FramePCA:
         frames = x_db.double().movedim(-1, -2) - self.mean  # [..., T, M]
         out = frames @ self.basis.T @ self.basis + self.mean
         return out.movedim(-2, -1).to(x_db.dtype)
+
+
+def floor_scores(train_db: torch.Tensor, test_db: torch.Tensor, k: int) -> dict[str, dict]:
+    """The floors' indicators on `test_db` [n, M, T] dB (means over windows), the PCA fitted
+    on `train_db` [N, M, T] with `k` components: {"time_mean": {...}, "pca": {...}}."""
+    predictions = {"time_mean": time_mean(test_db),
+                   "pca": FramePCA(train_db, k).reconstruct(test_db)}
+    return {name: {key: float(fn(test_db, est).mean()) for key, fn in INDICATORS.items()}
+            for name, est in predictions.items()}

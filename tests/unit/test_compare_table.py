@@ -32,8 +32,13 @@ def test_deltas_are_paired_by_seed():
 
 
 def test_markdown_names_every_model_and_says_better_or_worse():
-    runs = [{**r, "lsd_db": 10.0, "frechet_distance": 5.0, "active_units": 3} for r in RUNS]
-    text = table.markdown(table.aggregate(runs), table.deltas(runs, "msvae"), "msvae")
+    runs = [{**r, "lsd_db": 10.0, "frechet_distance": 5.0, "active_units": 3,
+             "temporal_fidelity": 0.5} for r in RUNS]
+    floors = {"time_mean": {"recon_error_db": -7.5, "temporal_fidelity": 0.0}}
+    text = table.markdown(table.aggregate(runs), table.deltas(runs, "msvae"), "msvae", floors)
+    floor = next(line for line in text.splitlines() if line.startswith("| floor: time mean"))
+    assert floor.startswith("| floor: time mean | -7.50 | n/a |")  # no LSD given: n/a
+    assert floor.count("n/a") == 4 and "| 0.00 |" in floor  # 6 indicators, 2 given
     assert "| vae |" in text and "| msvae |" in text
     row = next(line for line in text.splitlines() if line.startswith("| vae | -5.50"))
     assert row.startswith("| vae | -5.50 ± 0.71 (better)")  # lower error is better

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from msvae.config import load
-from msvae.evaluate.floors import FramePCA, latents_per_frame, time_mean
+from msvae.evaluate.floors import FramePCA, floor_scores, latents_per_frame, time_mean
 from msvae.evaluate.indicators import temporal_fidelity
 from msvae.model import build_model
 
@@ -54,3 +54,14 @@ def test_latents_per_frame_counts_every_level(kind, expected):
                           "model.heads=2", "model.levels=2"])
     x, mask = -50 + 10 * torch.randn(2, 4, 16, 32), torch.ones(2, 4, dtype=torch.bool)
     assert latents_per_frame(build_model(cfg), x, mask) == expected
+
+
+def test_floor_scores_report_both_floors_on_every_indicator():
+    train, test = _moving(0, t=32), _moving(1, t=32)
+    floors = floor_scores(train, test, k=8)  # k = M: the PCA is exact
+    assert set(floors) == {"time_mean", "pca"}
+    assert set(floors["pca"]) == {"recon_error_db", "lsd_db", "similarity_pct",
+                                  "temporal_fidelity"}
+    assert floors["time_mean"]["temporal_fidelity"] == 0.0
+    assert floors["pca"]["temporal_fidelity"] == pytest.approx(1.0)
+    assert floors["pca"]["lsd_db"] == pytest.approx(0.0, abs=1e-9)

@@ -144,14 +144,23 @@ def test_runs_under_bf16_autocast(kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_overfits_one_batch(kind):
     torch.manual_seed(0)
-    cfg = tiny(kind, "objective.beta_schedule=constant", "objective.beta_max=0.001",
-               "model.source_dropout=0.0")
+    demo = load("configs/demo.yaml").objective  # the real ELBO settings, beta up to 1
+    cfg = tiny(kind, f"objective.beta_schedule={demo.beta_schedule}",
+               f"objective.beta_max={demo.beta_max}", f"objective.warmup_steps={demo.warmup_steps}",
+               f"objective.free_bits={demo.free_bits}", "model.source_dropout=0.0")
     model = build_model(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     x, mask = batch(b=4)
+    first = None
     for step in range(200):
         total, parts = loss(model(x, mask), x, mask, step, cfg)
+        first = first or parts["recon_rmse_db"]
         opt.zero_grad()
         total.backward()
         opt.step()
-    assert parts["recon_rmse_db"] < 1.5, parts  # from about 10 dB at the start
+    # with beta 1 and sigma 5 dB the ELBO's optimum keeps a few dB of error (measured: vae
+    # 3.2, single and msvae 1.6 dB from about 10 at the start), but every level stays in use
+    assert parts["recon_rmse_db"] < 0.4 * first, (first, parts)
+    groups = 1 if kind == "vae" else cfg.model.levels
+    assert all(parts[f"kl/level{i}"] > cfg.objective.free_bits * cfg.model.latent_dim
+               for i in range(groups)), parts
