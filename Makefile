@@ -3,7 +3,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := fluidsynth fluid-soundfont-gm timgm6mb-soundfont festival festvox-kallpc16k \
-                megaglest-data openttd-opensfx ffmpeg
+                megaglest-data openttd-opensfx
 PYTEST_ARGS ?=
 
 .PHONY: demo test install system-packages

@@ -36,7 +36,7 @@ from msvae.data.ingest_piece import process_piece  # noqa: E402
 from msvae.data.pipeline import window_rows  # noqa: E402
 from msvae.manifest import load_manifest, piece_rows  # noqa: E402
 from msvae.model import build_model  # noqa: E402
-from msvae.train.step import train_step  # noqa: E402
+from msvae.train.step import optimizer_for, train_step  # noqa: E402
 
 WARMUP = 5  # steps excluded from the plain loop's timing
 
@@ -55,7 +55,7 @@ def plain_steps_per_s(cfg, x: np.ndarray, mask: np.ndarray) -> float:
     torch.set_num_threads(1)
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr)
+    optimizer = optimizer_for(model, cfg)
     rng = np.random.default_rng(cfg.train.seed)
     b = cfg.train.batch_size
     for step in range(cfg.train.steps + WARMUP):

@@ -12,7 +12,7 @@ import torch
 from msvae.config import Config
 from msvae.model import build_model
 from msvae.train.checkpoint import seed_everything
-from msvae.train.step import train_step
+from msvae.train.step import optimizer_for, train_step
 
 
 def train_local(cfg: Config, x: np.ndarray, mask: np.ndarray) -> torch.nn.Module:
@@ -20,7 +20,7 @@ def train_local(cfg: Config, x: np.ndarray, mask: np.ndarray) -> torch.nn.Module
     epoch in a new random order (seeded by train.seed)."""
     seed_everything(cfg.train.seed)
     model = build_model(cfg)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr)
+    optimizer = optimizer_for(model, cfg)
     batch = min(len(x), cfg.train.batch_size * cfg.train.workers)
     rng = np.random.default_rng(cfg.train.seed)
     order, pos = rng.permutation(len(x)), 0

@@ -22,7 +22,7 @@ from msvae.evaluate.score import evaluate
 from msvae.model import build_model
 from msvae.tracking.run_logger import RunLogger
 from msvae.train import checkpoint as ckpt
-from msvae.train.step import NonFiniteLoss, autocast, train_step
+from msvae.train.step import NonFiniteLoss, autocast, optimizer_for, train_step
 
 STOP_TAG = "msvae.stopped"
 RESUMED_TAG = "msvae.resumed_from_step"
@@ -139,7 +139,7 @@ def train_loop_per_worker(loop_config: dict) -> None:
     torch.set_num_threads(max(1, int(cfg.train.cpus_per_worker)))
     device = ray.train.torch.get_device()
     model = ray.train.torch.prepare_model(build_model(cfg))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr)
+    optimizer = optimizer_for(model, cfg)
     step = _restore(model, optimizer)
     ckpt.seed_everything(cfg.train.seed * 1000 + rank + step)
     logger = (RunLogger(loop_config["tracking_uri"], loop_config["mlflow_run_id"])
