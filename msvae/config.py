@@ -144,9 +144,6 @@ class TrainConfig:
     cpus_per_worker: float = _f(0.5, min=0.01, max=256.0)
     batch_size: int = _f(16, min=1, max=65536, doc="per worker")
     lr: float = _f(3e-4, min=0.0, max=10.0)
-    lr_schedule: str = _f("constant", choices=["constant", "cosine"],
-                          doc="after warm-up: constant, or cosine decay to 0 at train.steps")
-    lr_warmup_steps: int = _f(0, min=0, max=100_000_000, doc="linear warm-up from 0, steps")
     steps: int = _f(200, min=1, max=100_000_000)
     grad_clip: float = _f(1.0, min=0.0, max=1e6)
     checkpoint_every: int = _f(50, min=1, max=100_000_000)

@@ -1,5 +1,4 @@
-"""One optimisation step without Ray: forward, loss, backward, clipping, the scheduled
-learning rate, update.
+"""One optimisation step without Ray: forward, loss, backward, clipping, update.
 
 The Ray worker loop calls it on every rank and unit tests call it on a plain model. A
 non-finite loss raises NonFiniteLoss before any gradient is applied; in DDP the check
@@ -14,7 +13,7 @@ from collections.abc import Callable
 
 import torch
 
-from msvae.config import Config, TrainConfig
+from msvae.config import Config
 from msvae.errors import MsvaeError
 from msvae.model.objective import loss as elbo_loss
 
@@ -30,20 +29,8 @@ def autocast(device: torch.device):
     return contextlib.nullcontext()
 
 
-def learning_rate(step: int, cfg: TrainConfig) -> float:
-    """Learning rate at `step` (0-based): lr * (step + 1) / W during the W warm-up steps,
-    then lr (constant) or lr * 0.5 * (1 + cos(pi * (step - W) / (steps - W))) (cosine)."""
-    w = cfg.lr_warmup_steps
-    if step < w:
-        return cfg.lr * (step + 1) / w
-    if cfg.lr_schedule == "constant":
-        return cfg.lr
-    return cfg.lr * 0.5 * (1 + math.cos(math.pi * (step - w) / max(1, cfg.steps - w)))
-
-
 def optimizer_for(model: torch.nn.Module, cfg: Config) -> torch.optim.Optimizer:
-    """The one optimiser every training path uses: AdamW at train.lr (train_step sets the
-    scheduled rate before each update)."""
+    """The one optimiser every training path uses: AdamW at train.lr."""
     return torch.optim.AdamW(model.parameters(), lr=cfg.train.lr)
 
 
@@ -74,8 +61,5 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: 
     if cfg.train.grad_clip > 0:
         parts["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(),
                                                                   cfg.train.grad_clip))
-    parts["lr"] = learning_rate(step, cfg.train)
-    for group in optimizer.param_groups:
-        group["lr"] = parts["lr"]
     optimizer.step()
     return parts

@@ -9,13 +9,12 @@ import torch
 from msvae.config import load
 from msvae.model import build_model
 from msvae.train import checkpoint as ckpt
-from msvae.train.step import NonFiniteLoss, learning_rate, optimizer_for, train_step
+from msvae.train.step import NonFiniteLoss, optimizer_for, train_step
 
 torch.set_num_threads(1)
-CFG_OVERRIDES = ["data.window_s=0.512", "data.hop_s=0.256", "data.n_mels=16",
-                 "model.channels=16", "model.latent_dim=4", "model.heads=2",
-                 "model.attention_depth=1", "train.grad_clip=0.5"]
-CFG = load(overrides=CFG_OVERRIDES)
+CFG = load(overrides=["data.window_s=0.512", "data.hop_s=0.256", "data.n_mels=16",
+                      "model.channels=16", "model.latent_dim=4", "model.heads=2",
+                      "model.attention_depth=1", "train.grad_clip=0.5"])
 
 
 def _batch(seed: int) -> dict:
@@ -83,21 +82,3 @@ def test_incomplete_checkpoint_is_refused(tmp_path):
     with pytest.raises(ckpt.IncompleteCheckpoint, match="no COMPLETE marker"):
         ckpt.restore(tmp_path, model, optimizer)
 
-
-def test_learning_rate_warms_up_then_decays_by_cosine():
-    cfg = load(overrides=["train.lr=1e-3", "train.steps=110", "train.lr_warmup_steps=10",
-                          "train.lr_schedule=cosine"]).train
-    assert learning_rate(0, cfg) == pytest.approx(1e-4)  # (0 + 1) / 10 of lr
-    assert learning_rate(9, cfg) == pytest.approx(1e-3)
-    assert learning_rate(10, cfg) == pytest.approx(1e-3)  # decay starts after warm-up
-    assert learning_rate(60, cfg) == pytest.approx(0.5e-3)  # half-way: cos(pi / 2) = 0
-    assert learning_rate(110, cfg) == pytest.approx(0.0, abs=1e-12)
-    constant = load(overrides=["train.lr=1e-3"]).train
-    assert {learning_rate(s, constant) for s in (0, 50, 10_000)} == {1e-3}
-
-
-def test_step_applies_the_scheduled_rate():
-    cfg = load(overrides=[*CFG_OVERRIDES, "train.lr_warmup_steps=4"])
-    model, optimizer = _fresh()
-    parts = train_step(model, optimizer, _batch(0), 1, cfg)
-    assert parts["lr"] == optimizer.param_groups[0]["lr"] == pytest.approx(cfg.train.lr / 2)
