@@ -146,6 +146,9 @@ class TrainConfig:
     lr: float = _f(3e-4, min=0.0, max=10.0)
     steps: int = _f(200, min=1, max=100_000_000)
     grad_clip: float = _f(1.0, min=0.0, max=1e6)
+    shuffle_windows: int = _f(512, min=1, max=10_000_000,
+                              doc="each worker's local shuffle buffer, windows (about 130 KB "
+                              "each at 4 sources x 64 mels x 128 frames)")
     checkpoint_every: int = _f(50, min=1, max=100_000_000)
     eval_every: int = _f(50, min=1, max=100_000_000)
     max_failures: int = _f(1, min=0, max=100)

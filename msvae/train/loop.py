@@ -49,11 +49,14 @@ def _all_finite(loss: torch.Tensor) -> bool:
     return bool(flag.item() > 0.5)
 
 
-def _batches(shard, cfg: Config, device: torch.device, epoch: int):
-    return shard.iter_torch_batches(
-        batch_size=cfg.train.batch_size, drop_last=True, device=device,
-        local_shuffle_buffer_size=4 * cfg.train.batch_size,
-        local_shuffle_seed=cfg.train.seed + epoch)
+def _batches(shard, cfg: Config, device: torch.device, epoch: int | None):
+    """Batches of the shard; shuffled through a train.shuffle_windows buffer for an epoch,
+    in order when `epoch` is None (validation)."""
+    shuffle = {} if epoch is None else {
+        "local_shuffle_buffer_size": max(cfg.train.shuffle_windows, cfg.train.batch_size),
+        "local_shuffle_seed": cfg.train.seed + epoch}
+    return shard.iter_torch_batches(batch_size=cfg.train.batch_size, drop_last=True,
+                                    device=device, **shuffle)
 
 
 class _Validation:
@@ -70,7 +73,7 @@ class _Validation:
             yield from self.cached
             return
         kept, size = [], 0
-        for batch in _batches(self.shard, self.cfg, torch.device("cpu"), 0):
+        for batch in _batches(self.shard, self.cfg, torch.device("cpu"), None):
             if kept is not None:
                 size += sum(t.numel() * t.element_size() for t in batch.values())
                 if size > self.CACHE_BYTES:
