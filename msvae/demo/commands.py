@@ -20,6 +20,8 @@ def _demo(args, cfg) -> int:
     t = summary["test"]
     print(f"\ndemo finished in {summary['seconds']:.0f} s")
     print(f"  model        {summary['model']} (version {summary['version']})")
+    print(f"  training     {summary['train_seconds']:.0f} s, "
+          f"{summary['train_windows_per_s']:.0f} windows/s over all workers")
     print(f"  test windows {t['windows']}: reconstruction error {t['recon_error_db']:.2f} dB, "
           f"LSD {t['lsd_db']:.2f} dB, similarity {t['similarity_pct']:.1f} %, "
           f"Fréchet {t['frechet_distance']:.1f}, active units {t['active_units']}")

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -104,7 +105,11 @@ def run_demo(cfg: Config, out: Path) -> dict:
     stage("listening: three WAVs and a mel figure from a test window")
     files = listening_examples(result.cfg, model, test.take_batch(1), out)
     return {"prepared": cfg.train.dataset, "run": result.run_name,
-            "train_seconds": round(result.seconds, 1), "model": registered.uri,
+            "train_seconds": round(result.seconds, 1),
+            # rank 0 counts its own windows; every worker trains at the same pace (DDP)
+            "train_windows_per_s": round(result.metrics.get("windows_per_s", math.nan)
+                                         * result.cfg.train.workers, 1),
+            "model": registered.uri,
             "version": registered.version, "champion": registered.champion,
             "test": {k: scores[k] for k in SUMMARY_KEYS},
             "files": [str(f) for f in files], "mlflow_ui": ui,
