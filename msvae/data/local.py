@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from msvae.config import Config
+from msvae.data.features import window_frames
 from msvae.data.ingest_piece import process_piece
 from msvae.manifest import load_manifest, piece_rows
 
@@ -28,10 +29,11 @@ def split_windows(cfg: Config, manifest_uri: str, processes: int = 2) -> dict[st
     jobs = [(cfg, rows) for rows in piece_rows(load_manifest(cfg, manifest_uri))]
     with get_context("spawn").Pool(processes) as pool:
         pieces = pool.map(_ingest, jobs)
+    sources = len(cfg.data.sources)
+    empty = (np.zeros((0, sources, cfg.data.n_mels, window_frames(cfg.data)), np.float32),
+             np.zeros((0, sources), bool))
     out = {}
     for split in SPLITS:
         got = [(x, m) for s, x, m in pieces if s == split and len(x)]
-        shape = (0, len(cfg.data.sources), cfg.data.n_mels, 0)
-        out[split] = (np.concatenate([x for x, _ in got]) if got else np.zeros(shape, "f4"),
-                      np.concatenate([m for _, m in got]) if got else np.zeros((0, shape[1]), bool))
+        out[split] = (tuple(np.concatenate(parts) for parts in zip(*got)) if got else empty)
     return out
