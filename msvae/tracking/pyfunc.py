@@ -15,16 +15,16 @@ import numpy as np
 
 class MsvaePyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
-        import torch
         import yaml
 
         from msvae.config import from_dict
         from msvae.model import build_model
+        from msvae.train.checkpoint import safe_load
 
         with open(context.artifacts["config"]) as fh:
             self.cfg = from_dict(yaml.safe_load(fh))
         self.model = build_model(self.cfg)
-        self.model.load_state_dict(torch.load(context.artifacts["weights"], map_location="cpu"))
+        self.model.load_state_dict(safe_load(context.artifacts["weights"]))
         self.model.eval()
 
     def predict(self, context, model_input, params=None):

@@ -3,7 +3,9 @@
 `save` writes `state.pt` and only then the `COMPLETE` marker, so a directory cut off
 mid-write is recognisable; `load` refuses one without the marker. Ray Train registers
 a checkpoint only after its upload finishes; the marker guards local copies and
-`--resume` from a folder as well.
+`--resume` from a folder as well. Everything is stored as tensors and plain numbers and
+loaded with `weights_only=True`, so a checkpoint cannot run code when it is opened; one
+that does not load so fails with BadCheckpoint.
 """
 
 from __future__ import annotations
@@ -24,15 +26,33 @@ class IncompleteCheckpoint(MsvaeError):
     """A checkpoint directory without its completion marker."""
 
 
+class BadCheckpoint(MsvaeError):
+    """A checkpoint file that does not load as plain tensors (corrupt or tampered)."""
+
+
 def rng_state() -> dict:
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-            "python": random.getstate()}
+    """Every RNG the loop draws from, as tensors and numbers (CUDA's when present)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    state = {"torch": torch.get_rng_state(),
+             "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                       "has_gauss": int(has_gauss), "gauss": float(gauss)},
+             "python": {"version": int(version), "internal": torch.tensor(internal),
+                        "gauss_next": gauss_next}}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
 
 
 def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"],
+                         n["has_gauss"], n["gauss"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["internal"].tolist()), p["gauss_next"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def seed_everything(seed: int) -> None:
@@ -63,8 +83,18 @@ def restore(directory: str | Path, model: torch.nn.Module,
 
 
 def load(directory: str | Path) -> dict:
-    """The saved state; IncompleteCheckpoint when the marker is missing."""
+    """The saved state; IncompleteCheckpoint when the marker is missing, BadCheckpoint
+    when the file holds anything but tensors and plain data."""
     directory = Path(directory)
     if not (directory / MARKER).is_file():
         raise IncompleteCheckpoint(f"{directory}: checkpoint incomplete (no {MARKER} marker)")
-    return torch.load(directory / STATE, map_location="cpu", weights_only=False)
+    return safe_load(directory / STATE)
+
+
+def safe_load(path: str | Path):
+    """torch.load with weights_only=True, on CPU; BadCheckpoint names the file."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - UnpicklingError, EOFError, RuntimeError, ...
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BadCheckpoint(f"{path}: not a loadable checkpoint ({first[:200]})") from exc

@@ -82,3 +82,32 @@ def test_incomplete_checkpoint_is_refused(tmp_path):
     with pytest.raises(ckpt.IncompleteCheckpoint, match="no COMPLETE marker"):
         ckpt.restore(tmp_path, model, optimizer)
 
+
+
+def test_rng_state_round_trips_through_a_weights_only_load(tmp_path):
+    model, optimizer = _fresh()
+    ckpt.seed_everything(5)
+    ckpt.save(tmp_path, model, optimizer, 1)
+    import random
+
+    import numpy as np
+    expected = (torch.rand(3), np.random.rand(3), random.random())
+    ckpt.seed_everything(99)
+    ckpt.restore(tmp_path, model, optimizer)
+    got = (torch.rand(3), np.random.rand(3), random.random())
+    assert torch.equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
+    assert got[2] == expected[2]
+
+
+def test_a_checkpoint_that_would_run_code_fails_with_one_line(tmp_path):
+    model, optimizer = _fresh()
+    ckpt.save(tmp_path, model, optimizer, 1)
+    state = torch.load(tmp_path / ckpt.STATE, weights_only=True)
+    state["extra"] = {"payload": copy.copy}  # a global: weights_only refuses to unpickle it
+    torch.save(state, tmp_path / ckpt.STATE)
+    with pytest.raises(ckpt.BadCheckpoint, match=r"state\.pt: not a loadable checkpoint"):
+        ckpt.restore(tmp_path, model, optimizer)
+    (tmp_path / ckpt.STATE).write_bytes(b"truncated")
+    with pytest.raises(ckpt.BadCheckpoint) as info:
+        ckpt.load(tmp_path)
+    assert "\n" not in str(info.value)
