@@ -18,7 +18,7 @@ install: system-packages $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[corpus,embedded,dev]'
 	touch $@
 
 system-packages:

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from msvae.errors import require_extra
+
 # (composer, file glob, quarter-note tempo range in beats per minute)
 COLLECTIONS = (
     ("bach", "bwv*.mxl", (60.0, 92.0)),
@@ -50,6 +52,7 @@ def piece_id(composer: str, path: str | Path) -> str:
 
 def candidates() -> list[tuple[str, str]]:
     """Every (composer, path) this corpus may use, sorted; reserved composers excluded."""
+    require_extra("music21", "corpus")
     from music21 import corpus
 
     found = []

@@ -19,7 +19,7 @@ import psutil
 import requests
 
 from msvae.config import Config
-from msvae.errors import MsvaeError
+from msvae.errors import MsvaeError, require_extra
 from msvae.services.state import EMBEDDED_KEYS, clear_state, read_state, state_dir, write_state
 
 SERVICES = ("s3", "mlflow")
@@ -96,6 +96,7 @@ def _bucket_of(cfg: Config) -> str | None:
 
 
 def _start_s3(cfg: Config, folder: Path) -> dict:
+    require_extra("moto", "embedded")
     host = cfg.services.host
     port = _pick_port(host, cfg.services.s3_port, "services.s3_port")
     data = folder / "s3"

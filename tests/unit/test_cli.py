@@ -48,3 +48,16 @@ def test_cluster_check_passes_the_shipped_files_and_names_a_bad_field(capsys, tm
     bad.write_text("apiVersion: ray.io/v1\nkind: RayJob\nmetadata: {name: x}\nspec: {}\n")
     assert main(["cluster", "check", str(bad)]) == 1
     assert f"{bad}: spec.entrypoint: missing" in capsys.readouterr().out
+
+
+def test_a_missing_extra_is_one_line_naming_the_extra(capsys, monkeypatch):
+    import importlib.util
+
+    from msvae.corpus import scores
+    from msvae.errors import MissingExtra
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "music21" else real(name, *a))
+    with pytest.raises(MissingExtra, match=r"music21 is not installed: pip install 'msvae\[corpus\]'"):
+        scores.candidates()
