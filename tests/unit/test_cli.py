@@ -59,5 +59,5 @@ def test_a_missing_extra_is_one_line_naming_the_extra(capsys, monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "music21" else real(name, *a))
-    with pytest.raises(MissingExtra, match=r"music21 is not installed: pip install 'msvae\[corpus\]'"):
+    with pytest.raises(MissingExtra, match=r"music21 is not installed: .*msvae\[corpus\]"):
         scores.candidates()
