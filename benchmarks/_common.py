@@ -6,6 +6,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:
@@ -25,3 +26,20 @@ def emit(figures: dict, json_path: str | None = None) -> None:
     if json_path:
         with open(json_path, "w") as fh:
             json.dump(figures, fh, indent=2)
+
+
+def real_windows(cfg, manifest: str, cache: str | None) -> dict[str, tuple]:
+    """{split: (x, mask)} of a manifest's real pieces, ingested without Ray
+    (msvae.data.local), kept in the npz `cache` when given."""
+    import numpy as np
+
+    from msvae.data.local import SPLITS, split_windows
+
+    if cache and Path(cache).exists():
+        data = np.load(cache)
+        return {s: (data[f"{s}_x"], data[f"{s}_mask"]) for s in SPLITS}
+    out = split_windows(cfg, manifest)
+    if cache:
+        np.savez(cache, **{f"{s}_{k}": v for s, (x, m) in out.items()
+                           for k, v in (("x", x), ("mask", m))})
+    return out

@@ -1,8 +1,10 @@
 """Model speed at the default size: training throughput and generation real-time factor.
 
 windows_per_s_<kind>: windows per second through forward + backward (batch train.batch_size).
-rtf_<kind>: seconds of audio generated per second of compute, prior sampling and
-Griffin-Lim included (rtf > 1: faster than real time). params_<kind>: parameter count.
+rtf_<kind>: seconds of music generated per second of compute: prior samples of --windows
+windows, their mix vocoded by Griffin-Lim (rtf > 1: faster than real time).
+rtf_all_tracks_<kind>: the same with every track the model writes vocoded (msvae's four:
+mix and stems), each track's seconds counted. params_<kind>: parameter count.
 Figures are medians over --repeats timed runs after one warm-up run.
 
     python benchmarks/model.py [--repeats 5] [--windows 4] [--threads 1] [--json PATH]
@@ -22,7 +24,7 @@ from _common import emit, median_time
 from msvae.config import load
 from msvae.data.features import window_frames, window_samples
 from msvae.generate.vocoder import mel_to_wave
-from msvae.model import build_model, count_parameters
+from msvae.model import build_model, count_parameters, output_slots
 from msvae.model.objective import loss
 
 KINDS = ("vae", "single", "msvae")
@@ -43,18 +45,22 @@ def measure(kind: str, repeats: int, windows: int) -> dict[str, float]:
         total, _ = loss(model(x, mask), x, mask, 0, cfg)
         total.backward()
 
-    def generate():
+    mix, slots = cfg.data.sources.index("mix"), output_slots(cfg)
+
+    def generate(tracks):
         with torch.no_grad():
-            mel_to_wave(model.generate(windows, t), cfg.data)
+            mel_to_wave(model.generate(windows, t)[:, tracks], cfg.data)
 
     model.train()
     train_step()
     step_s = median_time(train_step, repeats)
     model.eval()
-    generate()
-    gen_s = median_time(generate, repeats)
+    generate([mix])
+    mix_s = median_time(lambda: generate([mix]), repeats)
+    all_s = median_time(lambda: generate(slots), repeats)
     audio_s = windows * window_samples(cfg.data) / cfg.data.sample_rate
-    return {f"windows_per_s_{kind}": b / step_s, f"rtf_{kind}": audio_s / gen_s,
+    return {f"windows_per_s_{kind}": b / step_s, f"rtf_{kind}": audio_s / mix_s,
+            f"rtf_all_tracks_{kind}": len(slots) * audio_s / all_s,
             f"params_{kind}": count_parameters(model)}
 
 

@@ -23,29 +23,15 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import emit
+from _common import emit, real_windows
 
 from msvae.config import Config, load
-from msvae.data.local import SPLITS, split_windows
 from msvae.evaluate.floors import floor_scores, latents_per_frame
 from msvae.evaluate.score import EVAL_BATCH, evaluate
 from msvae.train.local import train_local
-
-
-def windows(cfg: Config, manifest: str, cache: str | None) -> dict[str, tuple]:
-    """{split: (x, mask)} from msvae.data.local, kept in the npz `cache` when given."""
-    if cache and Path(cache).exists():
-        data = np.load(cache)
-        return {s: (data[f"{s}_x"], data[f"{s}_mask"]) for s in SPLITS}
-    out = split_windows(cfg, manifest)
-    if cache:
-        np.savez(cache, **{f"{s}_{k}": v for s, (x, m) in out.items()
-                           for k, v in (("x", x), ("mask", m))})
-    return out
 
 
 def score(cfg: Config, model, data: dict) -> dict[str, float]:
@@ -80,7 +66,7 @@ def main() -> None:
     ap.add_argument("--json")
     args = ap.parse_args()
     cfg = load(args.config, args.set)
-    data = windows(cfg, args.manifest, args.cache)
+    data = real_windows(cfg, args.manifest, args.cache)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     model = train_local(cfg, *data["train"])

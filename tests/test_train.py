@@ -149,3 +149,38 @@ def test_non_finite_loss_stops_every_rank_with_one_line(services, local_ray):
         check_stopped(cfg, run_id, "nan-run")
     assert str(err.value).startswith("run nan-run stopped: non-finite loss at step 0 ")
     assert "lower train.lr" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_sigterm_ends_the_run_killed_and_stops_its_ray_processes(services, smoke_manifest):
+    """`kill <msvae pid>` mid-training: exit 130 within seconds, the MLflow run KILLED (it
+    was RUNNING before), and every process it started (local Ray, workers) gone."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "msvae", "train", "--config", "configs/smoke.yaml",
+           "--run-name", "sigterm", "--set", f"services.state_dir={services.services.state_dir}",
+           "--set", f"train.dataset={smoke_manifest}", "--set", "train.steps=100000",
+           "--set", "tracking.experiment=signals"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, "RAY_ADDRESS": ""})
+    client = MlflowClient(connect(services))
+    run, deadline = None, time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        experiment = client.get_experiment_by_name("signals")
+        runs = client.search_runs([experiment.experiment_id],
+                                  "tags.`msvae.run_name` = 'sigterm'") if experiment else []
+        if runs and "train/loss" in runs[0].data.metrics:  # the workers are stepping
+            run = runs[0]
+            break
+        time.sleep(2)
+    assert run is not None, proc.stderr.read().decode()[-2000:] if proc.poll() else "no run"
+    assert run.info.status == "RUNNING"
+    started = psutil.Process(proc.pid).children(recursive=True)
+    assert started  # the local Ray instance and its workers
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130
+    assert client.get_run(run.info.run_id).info.status == "KILLED"
+    gone, alive = psutil.wait_procs(started, timeout=30)
+    assert not alive, [p.name() for p in alive]

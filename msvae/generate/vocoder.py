@@ -25,17 +25,24 @@ def _inverse_mel(sample_rate: int, n_fft: int, n_mels: int, f_min: float,
         f_max=f_max, norm="slaney", mel_scale="slaney")
 
 
-def mel_to_wave(db: torch.Tensor, cfg: DataConfig) -> torch.Tensor:
+def inverse_mel_power(db: torch.Tensor, cfg: DataConfig) -> torch.Tensor:
+    """[..., M, T] log-mel dB -> [..., n_fft / 2 + 1, T] non-negative STFT power."""
+    inverse = _inverse_mel(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.f_min, cfg.f_max)
+    return inverse(db_to_power(db)).clamp_min(0)
+
+
+def mel_to_wave(db: torch.Tensor, cfg: DataConfig,
+                iters: int = GRIFFIN_LIM_ITERS) -> torch.Tensor:
     """[..., M, T] log-mel dB -> [..., T * hop_length] waveform (float32, on CPU).
 
     The features drop the centred STFT's last frame, so it is restored by repeating the
-    final frame before Griffin-Lim (GRIFFIN_LIM_ITERS iterations).
+    final frame before `iters` Griffin-Lim iterations (benchmarks/vocoder.py measures
+    quality and speed against the count).
     """
     db = torch.as_tensor(db).detach().float().cpu()
-    inverse = _inverse_mel(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.f_min, cfg.f_max)
-    power = inverse(db_to_power(torch.cat([db, db[..., -1:]], dim=-1))).clamp_min(0)
+    power = inverse_mel_power(torch.cat([db, db[..., -1:]], dim=-1), cfg)
     return torchaudio.functional.griffinlim(
         power, torch.hann_window(cfg.n_fft), n_fft=cfg.n_fft, hop_length=cfg.hop_length,
-        win_length=cfg.n_fft, power=2.0, n_iter=GRIFFIN_LIM_ITERS, momentum=0.99,
+        win_length=cfg.n_fft, power=2.0, n_iter=iters, momentum=0.99,
         length=db.shape[-1] * cfg.hop_length, rand_init=True)
 

@@ -124,6 +124,9 @@ def train(cfg: Config, run_name: str | None = None, resume: bool = False,
         trainer = make_trainer(cfg, run_name, mlflow_run_id, datasets)
         try:
             result = trainer.fit()
+        except KeyboardInterrupt:
+            ray.shutdown()  # ends the workers, and the local Ray instance init_ray started
+            raise
         except Exception as exc:  # noqa: BLE001 - Ray wraps worker errors; keep the root cause
             raise TrainingError(f"run {run_name} failed: {_root_cause(exc)}") from exc
         check_stopped(cfg, mlflow_run_id, run_name)
