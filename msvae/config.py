@@ -149,6 +149,9 @@ class TrainConfig:
     shuffle_windows: int = _f(512, min=1, max=10_000_000,
                               doc="each worker's local shuffle buffer, windows (about 130 KB "
                               "each at 4 sources x 64 mels x 128 frames)")
+    cache_split: str = _f("auto", choices=["auto", "memory", "stream"],
+                          doc="after the first epoch, serve each worker's splits from memory: "
+                          "auto when they fit in 1 GiB per worker, memory always, stream never")
     checkpoint_every: int = _f(50, min=1, max=100_000_000)
     eval_every: int = _f(50, min=1, max=100_000_000)
     max_failures: int = _f(1, min=0, max=100)

@@ -59,29 +59,43 @@ def _batches(shard, cfg: Config, device: torch.device, epoch: int | None):
                                     device=device, **shuffle)
 
 
-class _Validation:
-    """Rank 0's validation batches, read once and kept on the CPU while they fit in
-    CACHE_BYTES (each re-read is a fresh Ray Data execution: seconds), else streamed."""
+class _Split:
+    """A rank's split, streamed on its first pass and kept on the CPU when it fits
+    (train.cache_split), then served from memory: each re-read of a streaming split is a
+    fresh Ray Data execution, seconds on a small set. `epoch(e)` gives shuffled training
+    batches (the first pass through the train.shuffle_windows buffer, later ones in a
+    permutation seeded by e); iterating gives the batches in order (validation)."""
 
-    CACHE_BYTES = 1 << 30
+    CACHE_BYTES = 1 << 30  # "auto": the most one rank keeps
 
-    def __init__(self, shard, cfg: Config):
-        self.shard, self.cfg, self.cached = shard, cfg, None
+    def __init__(self, shard, cfg: Config, device: torch.device):
+        self.shard, self.cfg, self.device, self.kept = shard, cfg, device, None
+        self.limit = {"auto": self.CACHE_BYTES, "memory": float("inf"),
+                      "stream": -1}[cfg.train.cache_split]
 
     def __iter__(self):
-        if self.cached is not None:
-            yield from self.cached
+        return self.epoch(None)
+
+    def epoch(self, epoch: int | None):
+        if self.kept is not None:
+            yield from self._from_memory(epoch)
             return
         kept, size = [], 0
-        for batch in _batches(self.shard, self.cfg, torch.device("cpu"), None):
+        for batch in _batches(self.shard, self.cfg, torch.device("cpu"), epoch):
             if kept is not None:
                 size += sum(t.numel() * t.element_size() for t in batch.values())
-                if size > self.CACHE_BYTES:
-                    kept = None
-                else:
-                    kept.append(batch)
-            yield batch
-        self.cached = kept
+                kept = kept + [batch] if size <= self.limit else None
+            yield {k: t.to(self.device) for k, t in batch.items()}
+        if kept:
+            self.kept = {k: torch.cat([b[k] for b in kept]) for k in kept[0]}
+
+    def _from_memory(self, epoch: int | None):
+        n, size = len(self.kept["x"]), self.cfg.train.batch_size
+        order = (torch.arange(n) if epoch is None else torch.randperm(
+            n, generator=torch.Generator().manual_seed(self.cfg.train.seed + epoch)))
+        for start in range(0, n - size + 1, size):
+            rows = order[start:start + size]
+            yield {k: t[rows].to(self.device) for k, t in self.kept.items()}
 
 
 def _restore(model, optimizer) -> int:
@@ -149,11 +163,13 @@ def train_loop_per_worker(loop_config: dict) -> None:
               if rank == 0 else None)
     _log_start(logger, step)
     train_shard = ray.train.get_dataset_shard("train")
-    validation = _Validation(ray.train.get_dataset_shard("valid"), cfg) if rank == 0 else None
+    train_split = _Split(train_shard, cfg, device)
+    validation = (_Split(ray.train.get_dataset_shard("valid"), cfg, torch.device("cpu"))
+                  if rank == 0 else None)
     epoch, started, seen = step, None, 0  # throughput clock starts at the first batch
     while step < cfg.train.steps:
         epoch_start = step
-        for batch in _batches(train_shard, cfg, device, epoch):
+        for batch in train_split.epoch(epoch):
             started = started or time.perf_counter()
             try:
                 parts = train_step(model, optimizer, batch, step, cfg, _all_finite)

@@ -1,4 +1,5 @@
-"""Rank 0's validation batches: read once and reused, streamed again when too large."""
+"""A rank's splits: read once and served from memory (train epochs reshuffled), streamed
+again when too large or when train.cache_split says so."""
 
 import torch
 
@@ -18,9 +19,13 @@ class CountingShard:
             yield {"x": torch.full((2, 3), float(i)), "mask": torch.ones(2, 1, dtype=torch.bool)}
 
 
+CFG = load(overrides=["train.batch_size=2"])
+CPU = torch.device("cpu")
+
+
 def test_validation_is_read_once_then_served_from_memory():
     shard = CountingShard(batches=3)
-    validation = loop._Validation(shard, load())
+    validation = loop._Split(shard, CFG, CPU)
     first = [b["x"][0, 0].item() for b in validation]
     second = [b["x"][0, 0].item() for b in validation]
     assert first == second == [0.0, 1.0, 2.0]
@@ -28,8 +33,31 @@ def test_validation_is_read_once_then_served_from_memory():
 
 
 def test_validation_over_the_cache_budget_is_streamed_each_time(monkeypatch):
-    monkeypatch.setattr(loop._Validation, "CACHE_BYTES", 30)  # one batch is 26 bytes
+    monkeypatch.setattr(loop._Split, "CACHE_BYTES", 30)  # one batch is 26 bytes
     shard = CountingShard(batches=3)
-    validation = loop._Validation(shard, load())
+    validation = loop._Split(shard, CFG, CPU)
     assert len(list(validation)) == len(list(validation)) == 3
     assert shard.reads == 2
+
+
+def _rows(batches) -> list[float]:
+    return [float(v) for b in batches for v in b["x"][:, 0]]
+
+
+def test_train_epochs_after_the_first_come_from_memory_in_a_new_order():
+    shard = CountingShard(batches=4)
+    split = loop._Split(shard, CFG, CPU)
+    epochs = [_rows(split.epoch(e)) for e in range(3)]
+    assert shard.reads == 1
+    assert sorted(epochs[0]) == sorted(epochs[1]) == sorted(epochs[2])  # the same windows
+    assert epochs[1] != epochs[2]  # reshuffled every epoch
+    assert all(len(b["x"]) == 2 for b in split.epoch(3))  # whole batches only
+
+
+def test_cache_split_stream_reads_the_shard_every_epoch():
+    shard = CountingShard(batches=2)
+    split = loop._Split(shard, load(overrides=["train.batch_size=2",
+                                               "train.cache_split=stream"]), CPU)
+    for e in range(3):
+        list(split.epoch(e))
+    assert shard.reads == 3
