@@ -5,8 +5,10 @@ window, log-mel: `msvae.data.ingest_piece.process_piece` per piece). Throughput 
 seconds decoded per wall-clock second, median of --repeats after one warm-up run.
 Prints `name: value` lines: ratio_1cpu (pipeline on 1 CPU / plain loop), ratio_2cpu
 (pipeline on 2 CPUs / plain loop), scaling_1_to_2cpu, ratio_pool_2proc (a plain
-2-process multiprocessing pool / plain loop: the machine's own ceiling for 2 CPUs) and
-offsets_within_10ms_pct (estimated offsets against the corpus builder's recorded ones).
+2-process multiprocessing pool / plain loop: the machine's own ceiling for 2 CPUs),
+ratio_2cpu_vs_pool (the pipeline on 2 CPUs / that pool: the share of the ceiling Ray
+Data reaches) and offsets_within_10ms_pct (estimated offsets against the corpus
+builder's recorded ones).
 
     python benchmarks/ingest.py [--manifest URI] [--pieces 8] [--repeats 3] [--json PATH]
 
@@ -109,6 +111,7 @@ def main() -> None:
           "pipeline_2cpu_audio_s_per_s": ray2, "ratio_1cpu": ray1 / plain,
           "ratio_2cpu": ray2 / plain, "scaling_1_to_2cpu": ray2 / ray1,
           "pool_2proc_audio_s_per_s": pool2, "ratio_pool_2proc": pool2 / plain,
+          "ratio_2cpu_vs_pool": ray2 / pool2,
           "offsets_within_10ms_pct": offsets_within(report, manifest, cfg.data.reference)},
          args.json)
 

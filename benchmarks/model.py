@@ -30,7 +30,7 @@ from msvae.model.objective import loss
 KINDS = ("vae", "single", "msvae")
 
 
-def measure(kind: str, repeats: int, windows: int) -> dict[str, float]:
+def measure(kind: str, repeats: int, windows: int, threads: int) -> dict[str, float]:
     """Throughput, real-time factor and size of one model kind at the default config."""
     cfg = load(overrides=[f"model.kind={kind}"])
     torch.manual_seed(0)
@@ -58,9 +58,13 @@ def measure(kind: str, repeats: int, windows: int) -> dict[str, float]:
     generate([mix])
     mix_s = median_time(lambda: generate([mix]), repeats)
     all_s = median_time(lambda: generate(slots), repeats)
+    torch.set_num_threads(2)
+    mix_2threads_s = median_time(lambda: generate([mix]), repeats)
+    torch.set_num_threads(threads)
     audio_s = windows * window_samples(cfg.data) / cfg.data.sample_rate
     return {f"windows_per_s_{kind}": b / step_s, f"rtf_{kind}": audio_s / mix_s,
             f"rtf_all_tracks_{kind}": len(slots) * audio_s / all_s,
+            f"rtf_2threads_{kind}": audio_s / mix_2threads_s,
             f"params_{kind}": count_parameters(model)}
 
 
@@ -75,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     figures: dict[str, float] = {"threads": args.threads}
     for kind in KINDS:
-        figures.update(measure(kind, args.repeats, args.windows))
+        figures.update(measure(kind, args.repeats, args.windows, args.threads))
     emit(figures, args.json)
 
 

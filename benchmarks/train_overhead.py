@@ -1,16 +1,19 @@
 """Ray Train overhead: the training loop on Ray Train against the same loop in plain PyTorch.
 
 Same windows (real corpus, processed once), same model, objective, optimiser and batch
-size. Plain: one process, one thread. Ray: `msvae.train.launch.make_trainer` with one,
-then two workers at one CPU each (the loop sets one torch thread per CPU). Throughput is
-measured inside each loop, start-up excluded; medians of --repeats runs.
+size. Plain: one process, one thread. Plain DDP: two `torch.distributed` processes (gloo)
+with DistributedDataParallel, one thread each, the same step (msvae.train.step). Ray:
+`msvae.train.launch.make_trainer` with one, then two workers at one CPU each (the loop
+sets one torch thread per CPU). Throughput is measured inside each loop, start-up
+excluded; medians of --repeats runs.
 Needs the embedded services (`msvae services up`).
 
     python benchmarks/train_overhead.py [--pieces 6] [--steps 60] [--repeats 3] [--json PATH]
 
-Prints ratio_ray_vs_plain (1 Ray worker / plain, steps/s) and ratio_2w_vs_1w (steps/s
-of two workers / one; each step of two workers takes twice the windows), plus the
-windows/s ratio of two workers to one.
+Prints ratio_ray_vs_plain (1 Ray worker / plain, steps/s), ratio_2w_vs_plain_ddp (2 Ray
+Train workers / 2 plain DDP processes, steps/s at the same per-process batch) and
+ratio_2w_vs_1w (steps/s of two workers / one; each step of two workers takes twice the
+windows), plus the windows/s ratio of two workers to one.
 """
 
 from __future__ import annotations
@@ -67,6 +70,56 @@ def plain_steps_per_s(cfg, x: np.ndarray, mask: np.ndarray) -> float:
     return cfg.train.steps / (time.perf_counter() - started)
 
 
+def _ddp_rank(rank: int, world: int, port: int, cfg_dict: dict, x, mask, out) -> None:
+    """One plain DDP process: `cfg.train.steps` steps on its own random batches."""
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    from msvae.config import from_dict
+
+    cfg = from_dict(cfg_dict)
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
+                            world_size=world)
+    torch.manual_seed(cfg.train.seed)
+    model = DistributedDataParallel(build_model(cfg))
+    optimizer = optimizer_for(model, cfg)
+    rng = np.random.default_rng(cfg.train.seed + rank)
+    b = cfg.train.batch_size
+    for step in range(cfg.train.steps + WARMUP):
+        if step == WARMUP:
+            dist.barrier()
+            started = time.perf_counter()
+        idx = rng.choice(len(x), b, replace=False)
+        train_step(model, optimizer, {"x": torch.from_numpy(x[idx]),
+                                      "mask": torch.from_numpy(mask[idx])}, step, cfg)
+    dist.barrier()
+    if rank == 0:
+        out.put(cfg.train.steps / (time.perf_counter() - started))
+    dist.destroy_process_group()
+
+
+def plain_ddp_steps_per_s(cfg, x: np.ndarray, mask: np.ndarray, world: int = 2) -> float:
+    """Steps/s of `world` plain DDP processes (spawned, gloo on loopback)."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_ddp_rank, args=(r, world, port, cfg.to_dict(), x, mask, out))
+             for r in range(world)]
+    for p in procs:
+        p.start()
+    result = out.get()
+    for p in procs:
+        p.join()
+    return result
+
+
 def ray_steps_per_s(cfg, x: np.ndarray, mask: np.ndarray, blocks: int, workers: int) -> float:
     """Steps/s of `make_trainer` with `workers` workers, from rank 0's windows/s.
 
@@ -109,11 +162,14 @@ def main() -> None:
     x, mask, pieces = windows(cfg)
     ray.init(num_cpus=2, include_dashboard=False)
     plain = statistics.median(plain_steps_per_s(cfg, x, mask) for _ in range(args.repeats))
+    ddp = statistics.median(plain_ddp_steps_per_s(cfg, x, mask) for _ in range(args.repeats))
     one = statistics.median(ray_steps_per_s(cfg, x, mask, pieces, 1) for _ in range(args.repeats))
     two = statistics.median(ray_steps_per_s(cfg, x, mask, pieces, 2) for _ in range(args.repeats))
     emit({"windows": len(x), "model": cfg.model.kind, "steps": args.steps,
-          "plain_steps_per_s": plain, "ray_1w_steps_per_s": one, "ray_2w_steps_per_s": two,
-          "ratio_ray_vs_plain": one / plain, "ratio_2w_vs_1w": two / one,
+          "plain_steps_per_s": plain, "plain_ddp_2p_steps_per_s": ddp,
+          "ray_1w_steps_per_s": one, "ray_2w_steps_per_s": two,
+          "ratio_ray_vs_plain": one / plain, "ratio_2w_vs_plain_ddp": two / ddp,
+          "ratio_2w_vs_1w": two / one,
           "windows_ratio_2w_vs_1w": 2 * two / one}, args.json)
 
 

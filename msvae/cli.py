@@ -15,7 +15,7 @@ import signal
 import sys
 
 from msvae.config import load
-from msvae.console import json_mode
+from msvae.console import json_mode, quiet_libraries
 from msvae.errors import MsvaeError, one_line
 
 # In data-flow order; each module defines `register(subparsers, common)`.
@@ -35,10 +35,18 @@ COMMAND_MODULES = [
 
 def common_parser() -> argparse.ArgumentParser:
     """Options every subcommand shares."""
-    p = argparse.ArgumentParser(add_help=False)
+    p = argparse.ArgumentParser(add_help=False, parents=[verbosity_parser()])
     p.add_argument("--config", metavar="FILE", help="YAML config (default: built-in defaults)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config key, e.g. --set train.lr=3e-4 (repeatable)")
+    return p
+
+
+def verbosity_parser() -> argparse.ArgumentParser:
+    """`-v`: show Ray's progress bars and INFO logs (quiet by default)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="show Ray's progress bars and INFO logs and MLflow's warnings")
     return p
 
 
@@ -55,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    verbose, _ = verbosity_parser().parse_known_args(argv)
+    if not verbose.verbose:  # before any command module imports Ray
+        quiet_libraries()
     # SIGTERM (a scheduler's or `kill`'s stop) ends a command as Ctrl-C does: open MLflow
     # runs close KILLED and the Ray workers a command started are stopped.
     signal.signal(signal.SIGTERM, signal.default_int_handler)

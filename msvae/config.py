@@ -153,6 +153,8 @@ class TrainConfig:
                           doc="after the first epoch, serve each worker's splits from memory: "
                           "auto when they fit in 1 GiB per worker, memory always, stream never")
     checkpoint_every: int = _f(50, min=1, max=100_000_000)
+    log_every: int = _f(10, min=1, max=100_000_000,
+                        doc="steps between training-metric logs (each read syncs a GPU)")
     eval_every: int = _f(50, min=1, max=100_000_000)
     max_failures: int = _f(1, min=0, max=100)
     seed: int = _f(0)
@@ -164,8 +166,11 @@ class TuneConfig:
     """Ray Tune sweeps."""
 
     num_samples: int = _f(8, min=1, max=100000)
-    metric: str = _f("valid/recon_error_db")
-    mode: str = _f("min", choices=["min", "max"])
+    search: str = _f("random", choices=["random", "optuna"],
+                     doc="random: Tune's sampler; optuna: TPE, conditional keys honoured")
+    metric: str = _f("valid/temporal_fidelity",
+                     doc="what ASHA and the best trial optimise; the champion rule's figure")
+    mode: str = _f("max", choices=["min", "max"])
     grace_period: int = _f(1, min=1, max=100000, doc="ASHA, in reports")
     reduction_factor: int = _f(2, min=2, max=100)
     trial_cpus: float = _f(0.5, min=0.01, max=256.0)

@@ -25,7 +25,7 @@ def test_compare_tiny_budget(services, smoke_manifest):
         capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout[proc.stdout.index("{"):])
-    assert list(result["models"]) == ["vae", "single", "msvae"]
+    assert list(result["models"]) == ["vae", "single", "msvae", "msvae given the stems"]
     for model in result["models"].values():
         assert set(table.INDICATORS) <= set(model)
         assert len(model["recon_error_db"]["values"]) == 2
@@ -39,5 +39,12 @@ def test_compare_tiny_budget(services, smoke_manifest):
             assert math.isclose(got, sum(per_seed) / 2, rel_tol=1e-9, abs_tol=1e-9), key
     report = storage.read_bytes(services, result["report_uri"]).decode()
     assert "| vae |" in report and "| msvae |" in report and "![mels](mels.png)" in report
+    assert "| msvae given the stems |" in report and set(result["deltas"]) == {"vs_vae",
+                                                                               "vs_single"}
+    # the headline row is scored from the mix alone: nothing to fill in from
+    headline = next(r for r in result["runs"] if r["model"] == "msvae")
+    given = next(r for r in result["runs"] if r["model"] == "msvae given the stems")
+    assert headline["fill/temporal_fidelity"] is None  # NaN, printed as null
+    assert math.isfinite(given["fill/temporal_fidelity"])
     for name in ("indicators.png", "mels.png", "curves.png"):
         assert storage.exists(services, result["report_uri"].replace("report.md", name))

@@ -49,6 +49,11 @@ def test_evaluate_on_a_fresh_manifest(services, smoke_model, smoke_manifest, tmp
         assert np.isfinite(result[key]), key
     assert result["windows"] > 0
     assert [q["uri"].endswith("broken/mix.wav") for q in result["quarantined"]] == [True]
+    # Ray Data's progress logs are quiet by default and back with -v
+    assert "Starting execution of Dataset" not in proc.stdout + proc.stderr
+    loud = _msvae(services, "evaluate", "--model", "models:/smoke@champion",
+                  "--manifest", str(manifest), "--json", "-v")
+    assert loud.returncode == 0 and "Starting execution of Dataset" in loud.stdout + loud.stderr
 
 
 def test_generate_writes_playable_wavs(services, smoke_model, smoke_manifest, tmp_path):

@@ -20,7 +20,10 @@ def test_smoke_sweep(services, smoke_manifest):
         [sys.executable, "-m", "msvae", "sweep", "--space", "tune/smoke.yaml", "--name", "smoke",
          "--config", "configs/smoke.yaml", "--set", f"services.state_dir={state}",
          "--set", f"train.dataset={smoke_manifest}", "--set", "tracking.model_name=swept",
-         "--set", "tracking.experiment=sweeps", "--json"],
+         "--set", "tracking.experiment=sweeps",
+         # at 4 steps only the reconstruction error tells the learning rates apart (the
+         # default, temporal fidelity, needs a model that has started to learn)
+         "--set", "tune.metric=valid/recon_error_db", "--set", "tune.mode=min", "--json"],
         capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout[proc.stdout.index("{"):])
@@ -47,3 +50,23 @@ def test_smoke_sweep(services, smoke_manifest):
     names = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert {"results.csv", "metric_vs_dims.png"} <= names
     assert client.get_model_version_by_alias("swept", "champion").version == "1"
+
+
+def test_optuna_sweep_with_a_conditional_key(services, smoke_manifest):
+    state = services.services.state_dir
+    proc = subprocess.run(
+        [sys.executable, "-m", "msvae", "sweep", "--space", "tune/smoke_optuna.yaml",
+         "--name", "smoke-optuna", "--config", "configs/smoke.yaml",
+         "--set", f"services.state_dir={state}", "--set", f"train.dataset={smoke_manifest}",
+         "--set", "tracking.model_name=swept-optuna", "--set", "tracking.experiment=sweeps",
+         "--json"],  # tune.search=optuna comes from the space file's `fixed`
+        capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert len(out["trials"]) == 3 and out["best"] is not None
+    for trial in out["trials"]:
+        config = trial["config"]
+        assert 1e-3 <= config["train.lr"] <= 3e-3
+        # cycles is sampled for the cyclical schedule only
+        assert (config["objective.cycles"] is not None) == (
+            config["objective.beta_schedule"] == "cyclical"), config

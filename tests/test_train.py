@@ -164,7 +164,7 @@ def test_sigterm_ends_the_run_killed_and_stops_its_ray_processes(services, smoke
            "--set", f"train.dataset={smoke_manifest}", "--set", "train.steps=100000",
            "--set", "tracking.experiment=signals"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, "RAY_ADDRESS": ""})
+                            env={k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"})
     client = MlflowClient(connect(services))
     run, deadline = None, time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
@@ -184,3 +184,61 @@ def test_sigterm_ends_the_run_killed_and_stops_its_ray_processes(services, smoke
     assert client.get_run(run.info.run_id).info.status == "KILLED"
     gone, alive = psutil.wait_procs(started, timeout=30)
     assert not alive, [p.name() for p in alive]
+
+
+def test_sigkill_of_the_s3_server_mid_training_then_resume(tmp_path):
+    """The S3 server is SIGKILLed while a run checkpoints; after `services up` (which says
+    what it recovered) `msvae train --resume` continues from a checkpoint that survived."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from msvae.services.s3_server import SNAPSHOT_S
+    from msvae.services.state import read_state
+
+    state = tmp_path / "services"
+    common = ["--set", f"services.state_dir={state}"]
+    smoke = ["--config", "configs/smoke.yaml", *common,
+             "--set", "tracking.experiment=crash-test"]
+
+    def msvae(*args, timeout=600):
+        return subprocess.run([sys.executable, "-m", "msvae", *args], capture_output=True,
+                              text=True, timeout=timeout)
+
+    assert msvae("services", "up", *common).returncode == 0
+    cfg = load(overrides=[f"services.state_dir={state}"])
+    try:
+        built = msvae("corpus", "build", "--out", "s3://msvae/corpus-smoke", *smoke)
+        assert built.returncode == 0, built.stderr[-2000:]
+        train_args = ["train", "--run-name", "crash", *smoke,
+                      "--set", "train.checkpoint_every=5", "--set", "train.eval_every=5"]
+        proc = subprocess.Popen([sys.executable, "-m", "msvae", *train_args,
+                                 "--set", "train.steps=100000"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        fs = storage.s3_filesystem(cfg)
+        deadline, saved = time.monotonic() + 400, []
+        while time.monotonic() < deadline and not saved and proc.poll() is None:
+            saved = [p for p in fs.glob("msvae/runs/crash/checkpoint_*/COMPLETE")]
+            time.sleep(1)
+        assert saved, "no checkpoint was written"
+        time.sleep(2 * SNAPSHOT_S + 1)  # a snapshot has taken it
+        os.kill(read_state(cfg)["s3"]["pid"], signal.SIGKILL)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=120)
+
+        up = msvae("services", "up", *common)
+        assert up.returncode == 0 and "after an unclean stop" in up.stdout, up.stdout
+        fs = storage.s3_filesystem(cfg)  # the restarted server's endpoint
+        kept = [int(fs.cat(p)) for p in fs.glob("msvae/runs/crash/checkpoint_*/COMPLETE")]
+        assert kept, "no checkpoint survived the crash"
+        resumed = msvae("train", "--resume", "crash", *smoke, "--set",
+                        f"train.steps={max(kept) + 10}", timeout=900)
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        client = MlflowClient(connect(cfg))
+        run = client.search_runs([client.get_experiment_by_name("crash-test").experiment_id],
+                                 "tags.`msvae.run_name` = 'crash'")[0]
+        assert run.info.status == "FINISHED"
+        assert int(run.data.tags[RESUMED_TAG]) in kept  # it went on from a surviving one
+    finally:
+        msvae("services", "down", *common)

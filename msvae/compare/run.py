@@ -18,7 +18,8 @@ from msvae.compare import table
 from msvae.config import Config, override
 from msvae.evaluate.plots import curves, mel_grid, pyplot, save
 
-COLOURS = ["tab:gray", "tab:blue", "tab:red"]
+COLOURS = ["tab:gray", "tab:blue", "tab:red", "tab:pink"]
+GIVEN_STEMS = "given the stems"  # the name suffix of a model's row scored with its stems
 
 
 def bar_chart(models: dict, path: Path) -> Path:
@@ -39,27 +40,45 @@ def bar_chart(models: dict, path: Path) -> Path:
     return save(fig, path)
 
 
+def _test_batches(cfg: Config, test, mix_only: bool):
+    """The test windows in batches; with `mix_only` every source but the mix hidden (the
+    headline: every model gets only the mix at test time)."""
+    from msvae.evaluate.score import EVAL_BATCH
+
+    mix = cfg.data.sources.index("mix")
+    for batch in test.iter_batches(batch_size=EVAL_BATCH, batch_format="numpy"):
+        mask = batch["mask"].copy()
+        if mix_only:
+            mask[:, [i for i in range(mask.shape[1]) if i != mix]] = False
+        yield {"x": batch["x"], "mask": mask}
+
+
 def _train_and_score(cfg: Config, kind: str, seed: int, name: str, parent: str, test,
-                     window: dict) -> tuple[dict, dict]:
-    """One (model, seed) run scored on the test split -> (its row, its figure material)."""
-    from msvae.evaluate.score import EVAL_BATCH, evaluate
+                     window: dict) -> tuple[list[dict], dict]:
+    """One (model, seed) run scored on the test split -> (its rows, its figure material).
+
+    The row named `kind` is scored from the mix alone; a model that reads the stems gets a
+    second row, "<kind> given the stems", scored with every source it has."""
+    from msvae.evaluate.score import evaluate
     from msvae.train.finish import load_checkpoint_model
     from msvae.train.launch import train
 
     variant = override(cfg, {"model.kind": kind, "train.seed": seed})
     result = train(variant, run_name=f"{name}-{kind}-s{seed}", parent_run_id=parent)
     model = load_checkpoint_model(variant, result.checkpoint)
-    scores = evaluate(model, test.iter_batches(batch_size=EVAL_BATCH, batch_format="numpy"),
-                      variant)
+    common = {"seed": seed, "run": result.run_name, "train_seconds": round(result.seconds, 1)}
+    rows = [{"model": kind, **common,
+             **evaluate(model, _test_batches(variant, test, mix_only=True), variant)}]
+    if len(model.in_slots) > 1:
+        rows.append({"model": f"{kind} {GIVEN_STEMS}", **common,
+                     **evaluate(model, _test_batches(variant, test, mix_only=False), variant)})
     with torch.no_grad():
         mel = model(torch.as_tensor(window["x"][:1]),
                     torch.as_tensor(window["mask"][:1])).recon[0].numpy()
     client = MlflowClient()
     history = {f"{kind} {key}": [(m.step, m.value) for m in client.get_metric_history(
         result.mlflow_run_id, key)] for key in ("train/loss", "train/kl")}
-    row = {"model": kind, "seed": seed, "run": result.run_name,
-           "train_seconds": round(result.seconds, 1), **scores}
-    return row, {"mel": mel, "history": history}
+    return rows, {"mel": mel, "history": history}
 
 
 def _write_report(cfg: Config, result: dict, mels: dict, histories: dict) -> str:
@@ -133,11 +152,14 @@ def run_compare(cfg: Config, name: str, log=print) -> dict:
     with lifecycle(parent):
         for kind in c.models:
             for seed in c.seeds:
-                log(f"[{len(runs) + 1}/{len(c.models) * len(c.seeds)}] {kind}, seed {seed}: "
+                log(f"[{c.models.index(kind) * len(c.seeds) + c.seeds.index(seed) + 1}/"
+                    f"{len(c.models) * len(c.seeds)}] {kind}, seed {seed}: "
                     f"{t.steps} steps")
-                row, extra = _train_and_score(cfg, kind, seed, name, parent, test, window)
-                runs.append(row)
-                log("    " + ", ".join(f"{k} {row[k]:.3f}" for k in table.INDICATORS))
+                rows, extra = _train_and_score(cfg, kind, seed, name, parent, test, window)
+                runs += rows
+                for row in rows:
+                    log(f"    {row['model']}: " + ", ".join(
+                        f"{k} {row[k]:.3f}" for k in table.INDICATORS))
                 if seed == c.seeds[0]:
                     mels[kind] = extra["mel"]
                     histories.update(extra["history"])
@@ -146,7 +168,8 @@ def run_compare(cfg: Config, name: str, log=print) -> dict:
                   "budget": {"steps": t.steps, "batch_size": t.batch_size, "workers": t.workers,
                              "seeds": c.seeds, "eval_split": "test",
                              "test_windows": runs[0]["windows"]},
-                  "models": table.aggregate(runs), "deltas": table.deltas(runs, ours),
+                  "models": table.aggregate(runs),
+                  "deltas": table.deltas([r for r in runs if r["model"] in c.models], ours),
                   "floors": _floors(cfg, test), "paper": PAPER,
                   "runs": runs, "seconds": round(time.perf_counter() - started, 1),
                   "mlflow_run_id": parent}
@@ -161,8 +184,11 @@ def report_markdown(result: dict) -> str:
         f"# msvae compare: {result['name']}", "",
         f"Each model trained for {b['steps']} steps (batch {b['batch_size']} per worker, "
         f"{b['workers']} workers) on `{result['dataset']}`, seeds {b['seeds']}; scored on "
-        f"the {b['test_windows']} windows of the held-out test pieces (mix slot). "
-        "Mean ± standard deviation over seeds; deltas are paired by seed.", "",
+        f"the {b['test_windows']} windows of the held-out test pieces: every model is given "
+        f"only the mix and scored on the mix; \"{result['ours']} {GIVEN_STEMS}\" is the "
+        "same model given every source the window has (fill-in figures there). Mean ± "
+        "standard deviation over seeds; deltas are paired by seed and use the mix-only "
+        "rows.", "",
         table.markdown(result["models"], result["deltas"], result["ours"], result["floors"]),
         "", "A model below the PCA floor has not learned the music; the time-mean floor "
         "repeats each window's average spectrum (temporal fidelity 0).", "",

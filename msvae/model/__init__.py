@@ -3,8 +3,8 @@ Their training objective (the reshaped ELBO) is `msvae.model.objective`.
 
 Every model maps (x [B, S, M, T] dB, mask [B, S] bool) to a `ModelOutput` (recon in dB,
 per-level elementwise KL and posterior means) and has `generate(n, frames, cond_x,
-cond_mask)`. `single` gets the width that brings its parameter count closest to
-`msvae`'s at the same config, so the two compare at equal size.
+cond_mask)`. `vae` and `single` get the width that brings their parameter count closest
+to `msvae`'s at the same config, so the three compare at equal size.
 """
 
 from __future__ import annotations
@@ -19,28 +19,29 @@ from msvae.model.base import ModelOutput, output_slots
 from msvae.model.hierarchical import LadderVAE
 from msvae.model.vae import ConvVAE
 
-__all__ = ["ModelOutput", "build_model", "count_parameters", "output_slots", "single_width"]
+__all__ = ["ModelOutput", "build_model", "count_parameters", "matched_width", "output_slots"]
 
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _ladder_size(cfg: Config, kind: str, channels: int) -> int:
-    """Parameters of a ladder model of `kind` at `channels` width."""
+def _size(cfg: Config, kind: str, channels: int) -> int:
+    """Parameters of a model of `kind` at `channels` width."""
     kind_cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, kind=kind))
-    return count_parameters(LadderVAE(kind_cfg, channels))
+    return count_parameters(ConvVAE(kind_cfg, channels) if kind == "vae"
+                            else LadderVAE(kind_cfg, channels))
 
 
-def single_width(cfg: Config) -> int:
-    """Channels (a multiple of heads) giving `single` the parameter count nearest `msvae`'s.
+def matched_width(cfg: Config, kind: str) -> int:
+    """Channels (a multiple of heads) giving `kind` the parameter count nearest `msvae`'s.
 
-    A ladder's count is exactly quadratic in its width, so three tiny builds fix the
+    A model's count is exactly quadratic in its width, so three tiny builds fix the
     quadratic and its root gives the width; the nearest multiples of heads are compared.
     """
-    target, step = _ladder_size(cfg, "msvae", cfg.model.channels), cfg.model.heads
+    target, step = _size(cfg, "msvae", cfg.model.channels), cfg.model.heads
     widths = [step, 2 * step, 3 * step]
-    a, b, c = np.polyfit(widths, [_ladder_size(cfg, "single", w) for w in widths], 2)
+    a, b, c = np.polyfit(widths, [_size(cfg, kind, w) for w in widths], 2)
     root = (-b + np.sqrt(b * b - 4 * a * (c - target))) / (2 * a)
     candidates = [max(step, int(root // step) * step), (int(root // step) + 1) * step]
 
@@ -53,7 +54,7 @@ def single_width(cfg: Config) -> int:
 def build_model(cfg: Config) -> nn.Module:
     """The model `cfg.model.kind` names, on CPU, freshly initialised."""
     if cfg.model.kind == "vae":
-        return ConvVAE(cfg)
+        return ConvVAE(cfg, matched_width(cfg, "vae"))
     if cfg.model.kind == "single":
-        return LadderVAE(cfg, single_width(cfg))
+        return LadderVAE(cfg, matched_width(cfg, "single"))
     return LadderVAE(cfg, cfg.model.channels)

@@ -13,6 +13,13 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def full_precision(module: nn.Module, h: torch.Tensor) -> torch.Tensor:
+    """`module(h)` in float32 with autocast off, for output heads: under bf16 their dB
+    outputs would come in steps of 0.25 dB near -50 dB, too coarse for the loss."""
+    with torch.autocast(h.device.type, enabled=False):
+        return module(h.float())
+
+
 def norm(channels: int) -> nn.GroupNorm:
     """GroupNorm with up to 8 groups that always divide `channels`."""
     return nn.GroupNorm(math.gcd(8, channels), channels)

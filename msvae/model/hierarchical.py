@@ -15,7 +15,7 @@ from torch import nn
 
 from msvae.config import Config
 from msvae.model.base import AudioVAE
-from msvae.model.blocks import ResBlock, TemporalAttention, down, up
+from msvae.model.blocks import ResBlock, TemporalAttention, down, full_precision, up
 from msvae.model.encoder import SourceEncoder
 from msvae.model.latent import LadderLevel
 
@@ -67,5 +67,5 @@ class LadderVAE(AudioVAE):
             d = self.ups[i](d)
             kls.insert(0, kl)
             mus.insert(0, mu)
-        y = self.out(d)
+        y = full_precision(self.out, d)
         return y.view(n, self.s_out, self.n_mels, y.shape[-1]), kls, mus

@@ -60,7 +60,8 @@ def balance_weights(kl: list[torch.Tensor]) -> torch.Tensor:
 
 
 def loss(out: ModelOutput, x, mask, step: int, cfg: Config) -> tuple[torch.Tensor, dict]:
-    """Negative reshaped ELBO per window and its parts as floats for logging."""
+    """Negative reshaped ELBO per window and its parts for logging, as detached 0-d
+    tensors (`as_floats` reads them; on a GPU each read is a host synchronisation)."""
     o, slots = cfg.objective, output_slots(cfg)
     x = torch.as_tensor(x, device=out.recon.device).float()
     present = torch.as_tensor(mask, device=out.recon.device).bool()[:, slots]
@@ -74,14 +75,18 @@ def loss(out: ModelOutput, x, mask, step: int, cfg: Config) -> tuple[torch.Tenso
     if o.kl_balance and beta < o.beta_max:  # balance during warm-up only, as NVAE does
         floored = floored * balance_weights(out.kl)
     total = recon + beta * floored.sum()
-    bins = int(present.sum()) * x.shape[-2] * x.shape[-1]
-    raw = [float(g.detach().sum()) for g in groups]
-    metrics = {"loss": float(total.detach()), "recon": float(recon.detach()),
-               "kl": sum(raw), "beta": beta,
-               "recon_rmse_db": math.sqrt(float(squares.detach().sum()) / bins)
-               if bins else math.nan}
+    bins = present.sum() * (x.shape[-2] * x.shape[-1])
+    raw = [g.detach().sum() for g in groups]
+    metrics = {"loss": total.detach(), "recon": recon.detach(), "kl": torch.stack(raw).sum(),
+               "beta": torch.tensor(beta),
+               "recon_rmse_db": (squares.detach().sum() / bins).sqrt()}  # 0/0: NaN, no bins
     metrics.update({f"kl/level{i}": v for i, v in enumerate(raw)})
     return total, metrics
+
+
+def as_floats(parts: dict) -> dict[str, float]:
+    """The loss parts as Python floats, for logs and reports."""
+    return {k: float(v) for k, v in parts.items()}
 
 
 def unit_moments(mu: list[torch.Tensor]) -> list[torch.Tensor]:

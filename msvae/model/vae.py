@@ -12,7 +12,7 @@ from torch import nn
 
 from msvae.config import Config
 from msvae.model.base import AudioVAE
-from msvae.model.blocks import down, up
+from msvae.model.blocks import down, full_precision, up
 from msvae.model.latent import draw, gaussian_kl, split
 
 
@@ -22,11 +22,12 @@ def _stage(channels: int, resample: nn.Module) -> nn.Sequential:
 
 
 class ConvVAE(AudioVAE):
-    """Plain conv VAE over the mix: one latent level at the coarsest time scale."""
+    """Plain conv VAE over the mix at `channels` width: one latent level at the coarsest
+    time scale."""
 
-    def __init__(self, cfg: Config):
+    def __init__(self, cfg: Config, channels: int):
         super().__init__(cfg)
-        m, c, d = cfg.data.n_mels, cfg.model.channels, cfg.model.latent_dim
+        m, c, d = cfg.data.n_mels, channels, cfg.model.latent_dim
         self.stride, self.latent_dim = 2 ** cfg.model.levels, d
         self.encoder = nn.Sequential(
             nn.Conv1d(m, c, 3, padding=1), nn.SiLU(),
@@ -34,15 +35,18 @@ class ConvVAE(AudioVAE):
             nn.Conv1d(c, 2 * d, 3, padding=1))
         self.decoder = nn.Sequential(
             nn.Conv1d(d, c, 3, padding=1), nn.SiLU(),
-            *(_stage(c, up(c)) for _ in range(cfg.model.levels)),
-            nn.Conv1d(c, m, 3, padding=1))
+            *(_stage(c, up(c)) for _ in range(cfg.model.levels)))
+        self.head = nn.Conv1d(c, m, 3, padding=1)
 
     def encode_decode(self, u, seen, sample):
         mu, logvar = split(self.encoder(u[:, 0]))
         kl = gaussian_kl(mu, logvar, torch.zeros_like(mu), torch.zeros_like(logvar))
-        return self.decoder(draw(mu, logvar, sample))[:, None], [kl], [mu]
+        return self._decode(draw(mu, logvar, sample)), [kl], [mu]
 
     def prior(self, n, frames):
         steps = -(-frames // self.stride)
-        z = torch.randn(n, self.latent_dim, steps, device=self.device)
-        return self.decoder(z)[:, None]
+        return self._decode(torch.randn(n, self.latent_dim, steps, device=self.device))
+
+    def _decode(self, z: torch.Tensor) -> torch.Tensor:
+        """[B, D, T'] latents -> [B, 1, M, T] units, the head in float32."""
+        return full_precision(self.head, self.decoder(z))[:, None]

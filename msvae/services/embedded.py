@@ -7,6 +7,7 @@ reused by another program is never signalled) and other commands find the endpoi
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -108,6 +109,19 @@ def _start_s3(cfg: Config, folder: Path) -> dict:
     return entry
 
 
+def _recovery_line(data: Path) -> str:
+    """What the S3 server restored at start, and whether the stop before it was clean."""
+    from msvae.services.s3_server import RECOVERY
+
+    info = json.loads((data / RECOVERY).read_text())
+    if info["clean"]:
+        return f"{info['objects']} objects restored"
+    when = (time.strftime("%H:%M:%S", time.localtime(info["last_snapshot"]))
+            if info["last_snapshot"] else "never")
+    return (f"recovered {info['objects']} objects after an unclean stop (last snapshot "
+            f"{when}; writes after it are lost)")
+
+
 def _start_mlflow(cfg: Config, folder: Path, s3: dict) -> dict:
     host = cfg.services.host
     port = _pick_port(host, cfg.services.mlflow_port, "services.mlflow_port")
@@ -168,7 +182,8 @@ def up(cfg: Config, log=print) -> dict:
         from msvae.storage import ensure_bucket
 
         ensure_bucket(cfg, cfg.storage.root)
-    log(f"s3 server     {state['s3']['endpoint']}  (pid {state['s3']['pid']})")
+    log(f"s3 server     {state['s3']['endpoint']}  (pid {state['s3']['pid']}); "
+        f"{_recovery_line(folder / 's3')}")
     log(f"mlflow server {state['mlflow']['endpoint']}  (pid {state['mlflow']['pid']})")
     return state
 

@@ -53,14 +53,14 @@ def plot(trials: list[dict], metric: str, path: str | Path) -> Path:
                              figsize=(3.0 * max(1, len(keys)), 3.0), sharey=True)
     for ax, key in zip(axes[0], keys):
         for t in trials:
-            if t["metric"] is None:
-                continue
             value = t["config"][key]
+            if t["metric"] is None or value is None:  # no score, or a key not sampled
+                continue
             ax.scatter([str(value) if isinstance(value, str) else value], [t["metric"]],
                        color=STATUS_COLOURS[t["status"]], s=25)
         ax.set_xlabel(key, fontsize=8)
         ax.tick_params(labelsize=7)
-        if isinstance(trials[0]["config"][key], float) and "lr" in key:
+        if any(isinstance(t["config"][key], float) for t in trials) and "lr" in key:
             ax.set_xscale("log")
     axes[0][0].set_ylabel(metric, fontsize=8)
     fig.tight_layout()

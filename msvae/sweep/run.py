@@ -61,7 +61,7 @@ def _trial(values: dict, *, base: Config, space_keys: list, parent_run_id: str,
     from msvae.train.datasets import datasets_for
 
     trial_id = tune.get_context().get_trial_id()
-    cfg = override(base, {k: values[k] for k in space_keys})
+    cfg = override(base, {k: values[k] for k in space_keys if k in values})
     child = open_run(cfg, f"{sweep_name}-{trial_id}", params=public_params(cfg),
                      tags={"msvae.trial_id": trial_id}, parent_run_id=parent_run_id)
     trainer = make_trainer(cfg, f"{sweep_name}-{trial_id}", child,
@@ -95,10 +95,20 @@ def _tuner(cfg: Config, spec: SweepSpec, name: str, parent_run_id: str, dataset_
     scheduler = ASHAScheduler(time_attr="training_iteration", max_t=reports,
                               grace_period=min(cfg.tune.grace_period, reports),
                               reduction_factor=cfg.tune.reduction_factor)
+    searcher, space = None, spec.space
+    if spec.base.tune.search == "optuna":
+        from optuna.samplers import TPESampler
+        from ray.tune.search.optuna import OptunaSearch
+
+        searcher = OptunaSearch(space=spec.define_by_run, metric=cfg.tune.metric,
+                                mode=cfg.tune.mode,
+                                sampler=TPESampler(seed=cfg.train.seed))
+        space = None  # the searcher owns the space
     return tune.Tuner(
-        trainable, param_space=spec.space,
+        trainable, param_space=space,
         tune_config=tune.TuneConfig(metric=cfg.tune.metric, mode=cfg.tune.mode,
-                                    scheduler=scheduler, num_samples=spec.num_samples,
+                                    search_alg=searcher, scheduler=scheduler,
+                                    num_samples=spec.num_samples,
                                     max_concurrent_trials=concurrency(cfg)),
         run_config=tune.RunConfig(name=name, storage_path=path, storage_filesystem=fs,
                                   failure_config=tune.FailureConfig(max_failures=0)))
@@ -116,7 +126,7 @@ def trial_rows(results, space_keys: list, metric: str, max_iterations: int) -> l
             "trial_id": metrics["trial_id"],  # Tune fills it in even before any report
             "config": {k: result.config.get(k) for k in space_keys},
             "status": status, "metric": metrics.get(metric),
-            "score_db": metrics.get(SCORE_METRIC), "iterations": iterations,
+            "score": metrics.get(SCORE_METRIC), "iterations": iterations,
             "error": str(result.error).strip().splitlines()[-1][:300] if result.error else None,
             "checkpoint_path": metrics.get(CHECKPOINT_PATH_KEY)})
     return rows
@@ -159,7 +169,7 @@ def _register_best(cfg: Config, spec: SweepSpec, best: dict, parent_run_id: str,
     fs, _ = storage.pyarrow_filesystem(cfg, storage.join(cfg.storage.root, "runs"))
     checkpoint = ray.train.Checkpoint(best["checkpoint_path"], filesystem=fs)
     valid = datasets_for(trial_cfg, dataset_uri)["valid"].take_batch(1)
-    return publish(trial_cfg, child, checkpoint, valid, best["score_db"])
+    return publish(trial_cfg, child, checkpoint, valid, best["score"])
 
 
 def _log_results(cfg: Config, outcome: SweepOutcome) -> None:

@@ -6,10 +6,13 @@ space:
   objective.beta_schedule: {choice: [constant, linear, sigmoid, cyclical]}
   objective.beta_max: {loguniform: [0.1, 1.0]}
   model.attention_depth: {choice: [0, 1, 2]}
-  objective.cycles: {randint: [2, 6]}      # upper bound exclusive
+  objective.cycles: {randint: [2, 6], when: {objective.beta_schedule: cyclical}}
 fixed:                    # optional: applied to every trial
   train.steps: 40
 ```
+`randint`'s upper bound is exclusive. `when` makes a key conditional on keys listed
+before it: with `tune.search: optuna` it is sampled only where they hold (so TPE does
+not model noise); random search samples it always, and the config ignores it anyway.
 Every key must be a real config key; a malformed space fails with one line.
 """
 
@@ -32,7 +35,8 @@ DOMAINS = {
 
 
 class SweepSpec:
-    """A parsed space file: Tune domains, fixed values and the sample count."""
+    """A parsed space file: Tune domains, fixed values, the sample count, and the raw
+    (kind, values, when) of each key for define-by-run searchers."""
 
     def __init__(self, path: str | Path, base: Config):
         path = Path(path)
@@ -45,13 +49,19 @@ class SweepSpec:
         self.path = path
         self.num_samples = int(raw.get("num_samples", base.tune.num_samples))
         self.fixed = dict(raw.get("fixed") or {})
-        self.space = {}
+        self.space, self.specs = {}, {}
         for key, spec in (raw.get("space") or {}).items():
+            spec = dict(spec) if isinstance(spec, dict) else spec
+            when = spec.pop("when", {}) if isinstance(spec, dict) else {}
             if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in DOMAINS:
                 raise ConfigError(f"{path}: {key}: expected one of {sorted(DOMAINS)} "
                                   f"with its values, got {spec!r}")
+            if not isinstance(when, dict) or any(k not in self.space for k in when):
+                raise ConfigError(f"{path}: {key}: `when` must name keys listed before it, "
+                                  f"got {when!r}")
             kind, values = next(iter(spec.items()))
             self.space[key] = DOMAINS[kind](values)
+            self.specs[key] = (kind, list(values), when)
         if not self.space:
             raise ConfigError(f"{path}: the space is empty")
         self.base = override(base, self.fixed)
@@ -59,7 +69,27 @@ class SweepSpec:
         for key in self.space:  # a bad combination fails its trial; an unknown key fails here
             if key not in known:
                 raise ConfigError(f"{path}: {key}: unknown config key")
+        grids = [k for k, (kind, _, _) in self.specs.items() if kind == "grid"]
+        if self.base.tune.search == "optuna" and grids:
+            raise ConfigError(f"{path}: tune.search=optuna cannot run a grid ({grids}); "
+                              "use choice, or tune.search=random")
 
     def trial_config(self, values: dict) -> Config:
-        """The config of one trial: base, fixed, then the sampled values."""
-        return override(self.base, values)
+        """The config of one trial: base, fixed, then the sampled values (None: a
+        conditional key this trial did not sample)."""
+        return override(self.base, {k: v for k, v in values.items() if v is not None})
+
+    def define_by_run(self, trial) -> None:
+        """The space for Optuna, sampled in file order; a `when` key only where its
+        conditions hold. `grid` has no Optuna counterpart."""
+        for key, (kind, values, when) in self.specs.items():
+            if any(trial.params.get(k) != v for k, v in when.items()):
+                continue
+            if kind in ("choice", "grid"):
+                trial.suggest_categorical(key, values)
+            elif kind == "randint":
+                trial.suggest_int(key, values[0], values[1] - 1)
+            else:
+                trial.suggest_float(key, *values, log=kind == "loguniform")
+
+

@@ -1,7 +1,13 @@
 """Log a trained model to its MLflow run, register it, and move the aliases.
 
 Every new version becomes `challenger`; it becomes `champion` only when its validation
-reconstruction error (dB, lower is better) beats the current champion's.
+temporal fidelity (higher is better) beats the current champion's. Reconstruction error
+was the rule before; it always favoured the run with the smallest KL weight, however
+flat its output (README, "Does it learn the music?").
+
+The logged model loads without this repository: the package's code travels with it
+(`code_paths`), its requirements are what the pyfunc imports pinned at the versions it
+was trained with, and an input example (one validation window) is logged beside it.
 """
 
 from __future__ import annotations
@@ -16,11 +22,14 @@ import torch
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+import msvae
 from msvae.config import Config
 from msvae.tracking.pyfunc import MsvaePyfunc, signature
 
-SCORE_METRIC = "valid/recon_error_db"  # the validation figure the champion rule compares
-SCORE_TAG = "valid_recon_error_db"  # where a version keeps it
+INFERENCE_PACKAGES = ("torch", "torchaudio", "numpy", "pyyaml", "mlflow")  # what predict imports
+
+SCORE_METRIC = "valid/temporal_fidelity"  # the validation figure the champion rule compares
+SCORE_TAG = "valid_temporal_fidelity"  # where a version keeps it
 
 
 @dataclass
@@ -28,7 +37,7 @@ class Registered:
     name: str
     version: str
     champion: bool
-    score_db: float
+    score: float  # SCORE_METRIC of the registered checkpoint
 
     @property
     def uri(self) -> str:
@@ -43,8 +52,18 @@ class Registered:
         return f"registered {self.name} version {self.version} as {self.alias}: {self.uri}"
 
 
-def log_model(cfg: Config, run_id: str, model: torch.nn.Module, config_yaml: str) -> str:
-    """Log the pyfunc model (weights + config as artifacts) into run `run_id`; its URI."""
+def pinned_requirements() -> list[str]:
+    """INFERENCE_PACKAGES at the versions this process runs; public versions (a local label
+    such as +cu130 is left to the package index)."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name).split('+')[0]}" for name in INFERENCE_PACKAGES]
+
+
+def log_model(cfg: Config, run_id: str, model: torch.nn.Module, config_yaml: str,
+              example: dict) -> str:
+    """Log the pyfunc model (weights + config as artifacts, the msvae package as code,
+    `example` {"x", "mask"} as its input example) into run `run_id`; its URI."""
     with tempfile.TemporaryDirectory() as tmp:
         weights, config = Path(tmp, "weights.pt"), Path(tmp, "config.yaml")
         torch.save(model.state_dict(), weights)
@@ -53,8 +72,9 @@ def log_model(cfg: Config, run_id: str, model: torch.nn.Module, config_yaml: str
             info = mlflow.pyfunc.log_model(
                 name="model", python_model=MsvaePyfunc(),
                 artifacts={"weights": str(weights), "config": str(config)},
-                signature=signature(cfg),
-                pip_requirements=["msvae", "torch", "torchaudio", "numpy"])
+                signature=signature(cfg), input_example=example,
+                code_paths=[str(Path(msvae.__file__).parent)],
+                pip_requirements=pinned_requirements())
     return info.model_uri
 
 
@@ -63,18 +83,19 @@ def _champion_score(client: MlflowClient, name: str) -> float | None:
         version = client.get_model_version_by_alias(name, "champion")
     except MlflowException:
         return None
-    return float(version.tags.get(SCORE_TAG, math.inf))
+    return float(version.tags.get(SCORE_TAG, -math.inf))  # a pre-rule champion loses
 
 
-def register(cfg: Config, model_uri: str, score_db: float) -> Registered:
-    """Register `model_uri` as `challenger`, promoted to `champion` if it scores better."""
+def register(cfg: Config, model_uri: str, score: float) -> Registered:
+    """Register `model_uri` as `challenger`, promoted to `champion` if its `score`
+    (SCORE_METRIC) is higher than the champion's; a NaN score never wins one."""
     client = MlflowClient()
     name = cfg.tracking.model_name
     version = mlflow.register_model(model_uri, name).version
-    client.set_model_version_tag(name, version, SCORE_TAG, f"{score_db:.6f}")
+    client.set_model_version_tag(name, version, SCORE_TAG, f"{score:.6f}")
     client.set_registered_model_alias(name, "challenger", version)
     previous = _champion_score(client, name)
-    wins = previous is None or score_db < previous
+    wins = previous is None or score > previous
     if wins:
         client.set_registered_model_alias(name, "champion", version)
-    return Registered(name, str(version), wins, score_db)
+    return Registered(name, str(version), wins, score)

@@ -23,7 +23,7 @@ def _train(args, cfg) -> int:
         print_json(summary)
     else:
         print(f"run {result.run_name}: {summary['steps']} steps in {summary['seconds']} s, "
-              f"valid recon error {registered.score_db:.2f} dB")
+              f"valid temporal fidelity {registered.score:.3f} (best checkpoint)")
         print(registered.describe())
         print(f"MLflow run {summary['mlflow_run']}")
     return 0

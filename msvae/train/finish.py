@@ -57,9 +57,9 @@ def _examples(cfg: Config, model, batch: dict, folder: Path) -> list[Path]:
 
 
 def publish(cfg: Config, run_id: str, checkpoint, valid_batch: dict,
-            score_db: float) -> Registered:
+            score: float) -> Registered:
     """Log figures, WAVs and the model of `checkpoint` into MLflow run `run_id` and register
-    it with the champion rule, scored by `score_db` (validation SCORE_METRIC, dB)."""
+    it with the champion rule, scored by `score` (its validation SCORE_METRIC)."""
     model = load_checkpoint_model(cfg, checkpoint)
     client = MlflowClient()
     with tempfile.TemporaryDirectory() as tmp:
@@ -69,11 +69,13 @@ def publish(cfg: Config, run_id: str, checkpoint, valid_batch: dict,
                             f"{cfg.model.kind}: training curves"))
         for path in files:
             client.log_artifact(run_id, str(path), "audio" if path.suffix == ".wav" else "plots")
-    model_uri = log_model(cfg, run_id, model, config_yaml(cfg))
-    return register(cfg, model_uri, score_db)
+    example = {"x": np.asarray(valid_batch["x"][:1], np.float32),
+               "mask": np.asarray(valid_batch["mask"][:1], bool)}
+    model_uri = log_model(cfg, run_id, model, config_yaml(cfg), example)
+    return register(cfg, model_uri, score)
 
 
 def finish(result: TrainResult) -> Registered:
-    """`publish` a finished training run: its final checkpoint and validation score."""
+    """`publish` a finished training run: its best checkpoint and that one's score."""
     return publish(result.cfg, result.mlflow_run_id, result.checkpoint,
                    result.valid.take_batch(1), float(result.metrics.get(SCORE_METRIC, math.nan)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 import secrets
 import time
@@ -24,6 +25,7 @@ from msvae.config import Config, override
 from msvae.errors import MsvaeError
 from msvae.services.state import state_dir
 from msvae.tracking.connect import connect
+from msvae.tracking.registry import SCORE_METRIC
 from msvae.tracking.runs import config_yaml, lifecycle, open_run, public_params
 from msvae.train.datasets import training_datasets
 from msvae.train.loop import STOP_TAG, train_loop_per_worker
@@ -41,8 +43,8 @@ class TrainResult:
     cfg: Config  # resolved: explicit endpoints
     run_name: str
     mlflow_run_id: str
-    checkpoint: "ray.train.Checkpoint"
-    metrics: dict
+    checkpoint: "ray.train.Checkpoint"  # the best by validation SCORE_METRIC
+    metrics: dict  # reported with that checkpoint
     seconds: float
     valid: "ray.data.Dataset"
 
@@ -100,7 +102,9 @@ def make_trainer(cfg: Config, run_name: str, mlflow_run_id: str, datasets: dict,
         run_config=RunConfig(
             name=run_name, storage_path=path, storage_filesystem=fs,
             failure_config=FailureConfig(max_failures=cfg.train.max_failures),
-            checkpoint_config=CheckpointConfig(num_to_keep=2),
+            checkpoint_config=CheckpointConfig(  # the 2 best by validation, and the latest
+                num_to_keep=2, checkpoint_score_attribute=SCORE_METRIC,
+                checkpoint_score_order="max"),
             worker_runtime_env={"env_vars": storage.worker_env(cfg)},
             callbacks=callbacks))
 
@@ -132,8 +136,19 @@ def train(cfg: Config, run_name: str | None = None, resume: bool = False,
         check_stopped(cfg, mlflow_run_id, run_name)
         if result.checkpoint is None:
             raise TrainingError(f"run {run_name} ended without a checkpoint")
-    return TrainResult(cfg, run_name, mlflow_run_id, result.checkpoint, result.metrics or {},
+    checkpoint, metrics = best_checkpoint(result)
+    return TrainResult(cfg, run_name, mlflow_run_id, checkpoint, metrics,
                        time.perf_counter() - started, datasets["valid"])
+
+
+def best_checkpoint(result) -> tuple:
+    """(checkpoint, its metrics) with the highest finite SCORE_METRIC; the latest when
+    none has one."""
+    scored = [(c, m) for c, m in result.best_checkpoints or []
+              if isinstance(m.get(SCORE_METRIC), float) and math.isfinite(m[SCORE_METRIC])]
+    if not scored:
+        return result.checkpoint, result.metrics or {}
+    return max(scored, key=lambda cm: cm[1][SCORE_METRIC])
 
 
 def warn_if_data_starves(cfg: Config) -> None:

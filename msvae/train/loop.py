@@ -2,7 +2,8 @@
 validation, checkpoints.
 
 Every rank calls `ray.train.report` at the same steps (it is a barrier); rank 0 alone
-validates, writes checkpoints and logs to MLflow. A non-finite loss on any rank stops
+validates, writes checkpoints and logs to MLflow (the loss parts every train.log_every
+steps: each read of them is a host synchronisation on a GPU). A non-finite loss on any rank stops
 every rank at the same step and leaves the reason on the MLflow run for the driver.
 """
 
@@ -20,6 +21,7 @@ import torch.distributed as dist
 from msvae.config import Config, from_dict
 from msvae.evaluate.score import evaluate
 from msvae.model import build_model
+from msvae.model.objective import as_floats
 from msvae.tracking.run_logger import RunLogger
 from msvae.train import checkpoint as ckpt
 from msvae.train.step import NonFiniteLoss, autocast, optimizer_for, train_step
@@ -37,16 +39,6 @@ def _node_ids() -> list[str]:
     nodes = [None] * dist.get_world_size()
     dist.all_gather_object(nodes, node)
     return nodes
-
-
-def _all_finite(loss: torch.Tensor) -> bool:
-    """True when the loss is finite on every rank (one tiny all-reduce)."""
-    flag = torch.tensor([1.0 if torch.isfinite(loss).item() else 0.0])
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        if dist.get_backend() == "nccl":
-            flag = flag.to(loss.device)
-        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
-    return bool(flag.item() > 0.5)
 
 
 def _batches(shard, cfg: Config, device: torch.device, epoch: int | None):
@@ -135,10 +127,11 @@ def _report_step(step: int, parts: dict, throughput: float, model, optimizer, ra
                  validation, logger, cfg: Config) -> None:
     """At checkpoint and validation steps: validate on rank 0, then report at the barrier."""
     checkpoint_now = step % cfg.train.checkpoint_every == 0 or step == cfg.train.steps
-    evaluate_now = step % cfg.train.eval_every == 0 or step == cfg.train.steps
+    evaluate_now = (step % cfg.train.eval_every == 0 or step == cfg.train.steps
+                    or checkpoint_now)  # checkpoints are kept by their validation score
     if not (checkpoint_now or evaluate_now):
         return
-    metrics = {"step": step, "train/loss": parts["loss"], "windows_per_s": throughput}
+    metrics = {"step": step, "train/loss": float(parts["loss"]), "windows_per_s": throughput}
     if evaluate_now and rank == 0:
         model.eval()
         with torch.no_grad(), autocast(ray.train.torch.get_device()):
@@ -172,15 +165,15 @@ def train_loop_per_worker(loop_config: dict) -> None:
         for batch in train_split.epoch(epoch):
             started = started or time.perf_counter()
             try:
-                parts = train_step(model, optimizer, batch, step, cfg, _all_finite)
+                parts = train_step(model, optimizer, batch, step, cfg)
             except NonFiniteLoss as exc:
                 if logger:
                     logger.tag(STOP_TAG, str(exc))
                 return
             step += 1
             seen += batch["x"].shape[0]
-            if logger:
-                logger.metrics({f"train/{k}": v for k, v in parts.items()}, step)
+            if logger and (step % cfg.train.log_every == 0 or step == cfg.train.steps):
+                logger.metrics({f"train/{k}": v for k, v in as_floats(parts).items()}, step)
             _report_step(step, parts, seen / (time.perf_counter() - started), model, optimizer,
                          rank, validation, logger, cfg)
             if step >= cfg.train.steps:

@@ -1,15 +1,16 @@
 """One optimisation step without Ray: forward, loss, backward, clipping, update.
 
 The Ray worker loop calls it on every rank and unit tests call it on a plain model. A
-non-finite loss raises NonFiniteLoss before any gradient is applied; in DDP the check
-(`all_finite`) agrees across ranks, so every rank stops at the same step.
+non-finite loss raises NonFiniteLoss before any gradient is applied. The check reads the
+gradient norm, which DDP has already all-reduced, so every rank takes the same decision
+without a collective of its own; that read is the step's one host synchronisation (the
+loss parts come back as tensors, read only when logged).
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable
 
 import torch
 
@@ -34,32 +35,26 @@ def optimizer_for(model: torch.nn.Module, cfg: Config) -> torch.optim.Optimizer:
     return torch.optim.AdamW(model.parameters(), lr=cfg.train.lr)
 
 
-def finite(loss: torch.Tensor) -> bool:
-    """True when this process's loss is finite (the single-process check)."""
-    return bool(torch.isfinite(loss).item())
-
-
 def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: dict,
-               step: int, cfg: Config,
-               all_finite: Callable[[torch.Tensor], bool] = finite) -> dict[str, float]:
+               step: int, cfg: Config) -> dict[str, torch.Tensor]:
     """One update on `batch` ({"x": [B, S, M, T] dB, "mask": [B, S]}) at `step` (0-based,
-    for the beta schedule); returns the loss parts as floats (nats per window, dB).
+    for the beta schedule); returns the loss parts and the gradient norm (before clipping)
+    as detached 0-d tensors (nats per window, dB).
 
-    Gradients are clipped to `train.grad_clip` (0: off) and their norm reported.
+    Gradients are clipped to `train.grad_clip` (0: off).
     """
     model.train()
     with autocast(batch["x"].device):
         out = model(batch["x"], batch["mask"])
         loss, parts = elbo_loss(out, batch["x"].float(), batch["mask"], step, cfg)
-    if not all_finite(loss):
-        raise NonFiniteLoss(f"non-finite loss at step {step} "
-                            f"(recon={parts.get('recon', math.nan):.4g}, "
-                            f"kl={parts.get('kl', math.nan):.4g}); lower train.lr or "
-                            "raise train.grad_clip")
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    if cfg.train.grad_clip > 0:
-        parts["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(),
-                                                                  cfg.train.grad_clip))
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip or math.inf)
+    if not bool(torch.isfinite(norm)):
+        what = "loss" if not bool(torch.isfinite(loss)) else "gradient"
+        raise NonFiniteLoss(f"non-finite {what} at step {step} "
+                            f"(recon={float(parts['recon']):.4g}, kl={float(parts['kl']):.4g});"
+                            " lower train.lr or raise train.grad_clip")
+    parts["grad_norm"] = norm.detach()
     optimizer.step()
     return parts

@@ -7,7 +7,7 @@ import torch
 from msvae.config import load
 from msvae.data.features import FLOOR_DB
 from msvae.model import build_model, count_parameters
-from msvae.model.objective import loss
+from msvae.model.objective import as_floats, loss
 
 TINY = ["data.n_mels=16", "model.channels=16", "model.latent_dim=4", "model.heads=2",
         "model.attention_depth=1"]
@@ -124,10 +124,11 @@ def test_conditional_generation_keeps_given_and_fills_the_rest():
     assert torch.equal(out[:, 0], x[:, 0]) and (out[:, 1:] == FLOOR_DB).all()
 
 
-def test_default_single_and_msvae_sizes_match_within_ten_percent():
-    single, msvae = (count_parameters(build_model(load(overrides=[f"model.kind={k}"])))
-                     for k in ("single", "msvae"))
-    assert abs(single - msvae) / msvae < 0.10
+@pytest.mark.parametrize("config", [None, "configs/demo.yaml"])
+def test_the_three_models_match_in_size_within_ten_percent(config):
+    vae, single, msvae = (count_parameters(build_model(load(config, [f"model.kind={k}"])))
+                          for k in ("vae", "single", "msvae"))
+    assert abs(single - msvae) / msvae < 0.10 and abs(vae - msvae) / msvae < 0.10
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -154,6 +155,7 @@ def test_overfits_one_batch(kind):
     first = None
     for step in range(200):
         total, parts = loss(model(x, mask), x, mask, step, cfg)
+        parts = as_floats(parts)
         first = first or parts["recon_rmse_db"]
         opt.zero_grad()
         total.backward()
@@ -164,3 +166,15 @@ def test_overfits_one_batch(kind):
     groups = 1 if kind == "vae" else cfg.model.levels
     assert all(parts[f"kl/level{i}"] > cfg.objective.free_bits * cfg.model.latent_dim
                for i in range(groups)), parts
+
+
+@pytest.mark.parametrize("kind", ["vae", "single", "msvae"])
+def test_output_heads_run_in_float32_under_bf16_autocast(kind):
+    model = build_model(tiny(kind))
+    head = model.head if kind == "vae" else model.out
+    seen = []
+    head.register_forward_hook(lambda _m, _i, out: seen.append(out.dtype))
+    x, mask = batch(b=2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(x, mask)
+    assert seen == [torch.float32] and out.recon.dtype == torch.float32

@@ -56,3 +56,43 @@ def test_results_table_csv():
     lines = to_csv(trials).strip().splitlines()
     assert lines[0] == "trial_id,status,metric,iterations,train.lr,error"
     assert lines[2] == "b,error,,0,0.0,ConfigError: bad"
+
+
+def test_conditional_keys_are_sampled_only_where_their_condition_holds(tmp_path):
+    import optuna
+
+    path = tmp_path / "space.yaml"
+    path.write_text("space:\n"
+                    "  objective.beta_schedule: {choice: [linear, cyclical]}\n"
+                    "  objective.cycles: {randint: [2, 5], when: {objective.beta_schedule: "
+                    "cyclical}}\n"
+                    "  train.lr: {loguniform: [1.0e-4, 1.0e-2]}\n")
+    spec = SweepSpec(path, load(overrides=["tune.search=optuna"]))
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+    seen = set()
+    for _ in range(12):
+        trial = study.ask()
+        spec.define_by_run(trial)
+        schedule = trial.params["objective.beta_schedule"]
+        seen.add(schedule)
+        assert ("objective.cycles" in trial.params) == (schedule == "cyclical")
+        assert 1e-4 <= trial.params["train.lr"] <= 1e-2
+        if schedule == "cyclical":
+            assert 2 <= trial.params["objective.cycles"] <= 4  # randint's bound is exclusive
+        cfg = spec.trial_config({**trial.params, "objective.cycles":
+                                 trial.params.get("objective.cycles")})
+        assert cfg.objective.beta_schedule == schedule
+        study.tell(trial, trial.params["train.lr"])
+    assert seen == {"linear", "cyclical"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("space:\n  train.lr: {grid: [0.1, 0.2]}\n", "tune.search=optuna cannot run a grid"),
+    ("space:\n  objective.cycles: {randint: [2, 5], when: {objective.beta_schedule: "
+     "cyclical}}\n", "`when` must name keys listed before it"),
+])
+def test_optuna_spaces_fail_in_one_line(tmp_path, text, message):
+    path = tmp_path / "space.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        SweepSpec(path, load(overrides=["tune.search=optuna"]))

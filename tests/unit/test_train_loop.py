@@ -61,3 +61,18 @@ def test_cache_split_stream_reads_the_shard_every_epoch():
     for e in range(3):
         list(split.epoch(e))
     assert shard.reads == 3
+
+
+def test_the_best_checkpoint_is_the_highest_finite_validation_score():
+    from types import SimpleNamespace
+
+    from msvae.tracking.registry import SCORE_METRIC
+    from msvae.train.launch import best_checkpoint
+
+    result = SimpleNamespace(
+        checkpoint="latest", metrics={"step": 30},
+        best_checkpoints=[("a", {SCORE_METRIC: 0.1}), ("b", {SCORE_METRIC: 0.3}),
+                          ("c", {SCORE_METRIC: float("nan")}), ("latest", {"step": 30})])
+    assert best_checkpoint(result) == ("b", {SCORE_METRIC: 0.3})
+    result.best_checkpoints = [("latest", {SCORE_METRIC: float("nan")})]
+    assert best_checkpoint(result) == ("latest", {"step": 30})

@@ -1,0 +1,52 @@
+"""The registered model loads where this repository is not installed: a fresh virtual
+environment made from the model's own requirements.txt loads `models:/smoke@champion`
+from the MLflow server and runs `predict` on its logged input example."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import mlflow
+import pytest
+
+from msvae.tracking.connect import connect
+
+pytestmark = pytest.mark.slow
+
+SCRIPT = textwrap.dedent("""
+    import importlib.util, sys
+    assert importlib.util.find_spec("msvae") is None, "msvae is installed here"
+    import mlflow
+    uri = sys.argv[1]
+    model = mlflow.pyfunc.load_model(uri)
+    example = model.input_example
+    out = model.predict(example)
+    print("shape", *out.shape, "finite", bool((abs(out) <= 1.0).all()))
+""")
+
+
+def test_the_registered_model_loads_in_a_fresh_venv_from_its_requirements(
+        smoke_model, services, tmp_path):
+    tracking = connect(services)
+    result, registered, _ = smoke_model
+    uri = f"models:/{registered.name}@champion"
+    requirements = mlflow.pyfunc.get_model_dependencies(uri)
+    pins = open(requirements).read()
+    assert "msvae" not in pins and "torch==" in pins
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    subprocess.run([python, "-m", "pip", "install", "-q", "-r", requirements], check=True,
+                   timeout=900)
+    script = tmp_path / "load.py"
+    script.write_text(SCRIPT)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    proc = subprocess.run([python, str(script), uri], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600, env={**env, "MLFLOW_TRACKING_URI": tracking})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    sources = len(result.cfg.data.sources)
+    shape = proc.stdout.split("shape", 1)[1].split()
+    assert shape[:2] == ["1", str(sources)] and proc.stdout.strip().endswith("finite True")
