@@ -15,7 +15,7 @@ import signal
 import sys
 
 from msvae.config import load
-from msvae.console import json_mode, quiet_libraries
+from msvae.console import json_mode, library_output
 from msvae.errors import MsvaeError, one_line
 
 # In data-flow order; each module defines `register(subparsers, common)`.
@@ -64,8 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     verbose, _ = verbosity_parser().parse_known_args(argv)
-    if not verbose.verbose:  # before any command module imports Ray
-        quiet_libraries()
+    library_output(verbose.verbose)  # before any command module imports Ray
     # SIGTERM (a scheduler's or `kill`'s stop) ends a command as Ctrl-C does: open MLflow
     # runs close KILLED and the Ray workers a command started are stopped.
     signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -2,7 +2,7 @@
 machines, the one JSON document of a `--json` run.
 
 While such a run works, everything else printed (Ray and Tune progress, say) goes to
-stderr (`json_mode`), so stdout parses as JSON. Unless `-v`, `quiet_libraries` turns off
+stderr (`json_mode`), so stdout parses as JSON. Unless `-v`, `library_output` turns off
 Ray Data's progress bars and Ray's INFO logs (in this process and the local workers it
 starts) and MLflow's advice warnings, so a command's own stage lines and summary read
 cleanly; Ray Data still writes its full log under the Ray session's logs folder.
@@ -18,10 +18,11 @@ import os
 import sys
 import warnings
 
-QUIET_ENV = {  # read by Ray when a process starts; local Ray workers inherit them
-    "RAY_DATA_DISABLE_PROGRESS_BARS": "1",
-    "RAY_DATA_LOG_LEVEL": "WARNING",
-    "RAY_LOGGER_LEVEL": "warning",
+LIBRARY_ENV = {  # quiet, verbose; read by Ray when a process starts, inherited by the
+    # local Ray workers (and by any msvae command started from this one)
+    "RAY_DATA_DISABLE_PROGRESS_BARS": ("1", "0"),
+    "RAY_DATA_LOG_LEVEL": ("WARNING", "DEBUG"),
+    "RAY_LOGGER_LEVEL": ("warning", "info"),
 }
 
 _json_out = sys.stdout  # where print_json writes; json_mode points it at the real stdout
@@ -33,11 +34,13 @@ def _plain(value):
     return str(value)
 
 
-def quiet_libraries() -> None:
-    """Ray's bars and INFO logs and MLflow's advice off, before Ray is imported or started
-    (explicit settings of those variables win)."""
-    for key, value in QUIET_ENV.items():
-        os.environ.setdefault(key, value)
+def library_output(verbose: bool) -> None:
+    """Ray's bars and INFO logs and MLflow's advice off (on with `verbose`); call before
+    Ray is imported or started."""
+    for key, (quiet, loud) in LIBRARY_ENV.items():
+        os.environ[key] = loud if verbose else quiet
+    if verbose:
+        return
     for name in ("ray", "ray.data", "ray.train", "ray.tune", "mlflow"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r"Add type hints to the `predict` method")

@@ -14,6 +14,8 @@ import logging
 import math
 import os
 import secrets
+import signal
+import threading
 import time
 
 import ray
@@ -59,10 +61,15 @@ def resolved(cfg: Config) -> Config:
 
 
 def init_ray() -> None:
-    """Join the cluster in RAY_ADDRESS (as under `ray job submit`) or start a local one."""
-    if ray.is_initialized():
-        return
-    ray.init(address=os.environ.get("RAY_ADDRESS"))
+    """Join the cluster in RAY_ADDRESS (as under `ray job submit`) or start a local one.
+
+    ray.init installs its own SIGTERM handler (exit at once, so an open MLflow run would
+    stay RUNNING); SIGTERM is made to stop the command as Ctrl-C does instead, which
+    closes the run KILLED and shuts Ray down (msvae.tracking.runs.lifecycle, train)."""
+    if not ray.is_initialized():
+        ray.init(address=os.environ.get("RAY_ADDRESS"))
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def _run_info_uri(cfg: Config, run_name: str) -> str:
