@@ -41,7 +41,8 @@ class StorageConfig:
     root: str = _f("s3://msvae", doc="base URI every stage writes under")
     endpoint_url: str | None = _f(None, doc="S3 endpoint; None: AWS, or the embedded server")
     region: str = _f("us-east-1")
-    retries: int = _f(5, min=0, max=50, doc="attempts on transient storage errors")
+    retries: int = _f(5, min=0, max=50, doc="retries per storage request on transient errors "
+                      "(botocore's standard mode, pyarrow's: the one retry layer)")
 
 
 @dataclass

@@ -90,7 +90,7 @@ def _s3fs(endpoint: str | None, region: str, key: str | None, secret: str | None
         client_kwargs["endpoint_url"] = endpoint
     return s3fs.S3FileSystem(
         key=key, secret=secret, token=token, client_kwargs=client_kwargs,
-        config_kwargs={"retries": {"max_attempts": retries, "mode": "standard"}},
+        config_kwargs={"retries": {"total_max_attempts": retries + 1, "mode": "standard"}},
         use_listings_cache=False, skip_instance_cache=True)
 
 
@@ -99,7 +99,7 @@ def s3_filesystem(cfg: Config):
     keys = credentials(cfg)
     return _s3fs(endpoint_url(cfg), cfg.storage.region, keys.get("AWS_ACCESS_KEY_ID"),
                  keys.get("AWS_SECRET_ACCESS_KEY"), keys.get("AWS_SESSION_TOKEN"),
-                 cfg.storage.retries + 1)
+                 cfg.storage.retries)
 
 
 def filesystem(cfg: Config, uri: str):
@@ -122,7 +122,8 @@ def boto3_client(cfg: Config):
         aws_access_key_id=keys.get("AWS_ACCESS_KEY_ID"),
         aws_secret_access_key=keys.get("AWS_SECRET_ACCESS_KEY"),
         aws_session_token=keys.get("AWS_SESSION_TOKEN"),
-        config=BotoConfig(retries={"max_attempts": cfg.storage.retries + 1, "mode": "standard"}))
+        config=BotoConfig(retries={"total_max_attempts": cfg.storage.retries + 1,
+                                   "mode": "standard"}))
 
 
 def pyarrow_filesystem(cfg: Config, uri: str):
@@ -137,7 +138,7 @@ def pyarrow_filesystem(cfg: Config, uri: str):
               "access_key": keys.get("AWS_ACCESS_KEY_ID"),
               "secret_key": keys.get("AWS_SECRET_ACCESS_KEY"),
               "session_token": keys.get("AWS_SESSION_TOKEN"),
-              "retry_strategy": pafs.AwsStandardS3RetryStrategy(cfg.storage.retries + 1)}
+              "retry_strategy": pafs.AwsStandardS3RetryStrategy(cfg.storage.retries)}
     if url:
         scheme, _, hostport = url.partition("://")
         kwargs.update(endpoint_override=hostport, scheme=scheme)

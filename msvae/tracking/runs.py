@@ -1,8 +1,9 @@
 """MLflow runs over their whole life, the same for train, sweep, compare and demo.
 
 A run is opened RUNNING (top level, or nested under a parent), gets its params in one
-batch call, and is closed FINISHED, FAILED (the one-line reason in the `msvae.error`
-tag) or KILLED (Ctrl-C) by `lifecycle`. Params are the flattened config with any
+batch call, prints its URL (train, sweep, its trials, compare and demo alike), and is
+closed FINISHED, FAILED (the one-line reason in the `msvae.error` tag) or KILLED
+(Ctrl-C, SIGINT, SIGTERM) by `lifecycle`. Params are the flattened config with any
 credentials stripped from URLs: secrets never reach MLflow.
 """
 
@@ -39,6 +40,7 @@ def open_run(cfg: Config, name: str, *, params: dict | None = None, tags: dict |
     run_id = client.create_run(experiment_id(client, cfg.tracking.experiment), run_name=name,
                                tags=tags).info.run_id
     log_params(client, run_id, params or {})
+    print(f"MLflow run {name}: {run_url(cfg, run_id)}", flush=True)  # to watch it live
     return run_id
 
 

@@ -64,34 +64,34 @@ def test_wav_header_data_size_is_checked():
         decode(bytes(data), "a.wav")
 
 
-class _Flaky:
-    """Opens fail with a transient error `failures` times, then return the payload."""
+class _Failing:
+    """Opens fail with `error`, counting the calls."""
 
-    def __init__(self, failures, error=ConnectionResetError):
-        self.failures, self.error, self.calls = failures, error, 0
+    def __init__(self, error=ConnectionResetError):
+        self.error, self.calls = error, 0
 
     def __call__(self, path):
         self.calls += 1
-        if self.calls <= self.failures:
-            raise self.error("flaky")
-        return io.BytesIO(b"payload")
+        raise self.error("flaky")
 
 
-def test_read_retries_transient_errors_then_succeeds():
-    opener, sleeps = _Flaky(2), []
-    cfg = load(overrides=["storage.retries=3"])
-    assert read_source(cfg, "s3://b/k", opener=opener, sleep=sleeps.append) == b"payload"
-    assert opener.calls == 3 and sleeps == [0.2, 0.4]
+def test_a_read_the_client_retries_could_not_cure_is_quarantined_once():
+    opener = _Failing()
+    with pytest.raises(Quarantine, match=r"after 3 attempts \(ConnectionResetError: flaky\)"):
+        read_source(load(overrides=["storage.retries=2"]), "s3://b/k", opener=opener)
+    assert opener.calls == 1  # no second retry layer on top of botocore's
 
 
-def test_read_gives_up_after_the_configured_attempts():
-    opener = _Flaky(10)
-    with pytest.raises(Quarantine, match="after 3 attempts"):
-        read_source(load(overrides=["storage.retries=2"]), "s3://b/k", opener=opener,
-                    sleep=lambda s: None)
-    assert opener.calls == 3
+def test_the_storage_clients_carry_the_one_retry_layer():
+    from msvae import storage
+
+    cfg = load(overrides=["storage.retries=4", "storage.endpoint_url=http://127.0.0.1:1"])
+    retries = storage.boto3_client(cfg).meta.config.retries  # 1 + 4 retries
+    assert retries == {"mode": "standard", "total_max_attempts": 5}
+    assert storage.s3_filesystem(cfg).config_kwargs["retries"] == {"total_max_attempts": 5,
+                                                                    "mode": "standard"}
 
 
 def test_missing_object_is_not_retried(tmp_path):
     with pytest.raises(Quarantine, match="FileNotFoundError"):
-        read_source(load(), str(tmp_path / "nope.wav"), sleep=pytest.fail)
+        read_source(load(), str(tmp_path / "nope.wav"))
