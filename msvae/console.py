@@ -23,6 +23,9 @@ LIBRARY_ENV = {  # quiet, verbose; read by Ray when a process starts, inherited 
     "RAY_DATA_DISABLE_PROGRESS_BARS": ("1", "0"),
     "RAY_DATA_LOG_LEVEL": ("WARNING", "DEBUG"),
     "RAY_LOGGER_LEVEL": ("warning", "info"),
+    "RAY_LOG_TO_DRIVER": ("0", "1"),  # workers' prints (their logs stay in the session)
+    "MLFLOW_LOGGING_LEVEL": ("WARNING", "INFO"),
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": ("false", "true"),
 }
 
 _json_out = sys.stdout  # where print_json writes; json_mode points it at the real stdout

@@ -120,4 +120,4 @@ def load_prepared(cfg: Config, uri: str, split: str) -> ray.data.Dataset:
     fs, path = storage.pyarrow_filesystem(cfg, folder)
     # fractional CPUs: reads must fit beside training workers on a small machine
     return ray.data.read_parquet(path, filesystem=fs, columns=TRAIN_COLUMNS,
-                                 ray_remote_args={"num_cpus": cfg.data.read_cpus})
+                                 num_cpus=cfg.data.read_cpus)
