@@ -125,9 +125,9 @@ def main() -> None:
     args = parser.parse_args()
     data = Path(args.data)
     data.mkdir(parents=True, exist_ok=True)
-    clean = (data / CLEAN).is_file() or not (data / INDEX).is_file()
-    (data / CLEAN).unlink(missing_ok=True)
     index = data / INDEX
+    clean = (data / CLEAN).is_file() or not index.is_file()
+    (data / CLEAN).unlink(missing_ok=True)
     last = index.stat().st_mtime if index.is_file() else None
 
     server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)

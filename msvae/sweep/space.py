@@ -81,11 +81,11 @@ class SweepSpec:
 
     def define_by_run(self, trial) -> None:
         """The space for Optuna, sampled in file order; a `when` key only where its
-        conditions hold. `grid` has no Optuna counterpart."""
+        conditions hold (a `grid` was refused at parse: Optuna has no counterpart)."""
         for key, (kind, values, when) in self.specs.items():
             if any(trial.params.get(k) != v for k, v in when.items()):
                 continue
-            if kind in ("choice", "grid"):
+            if kind == "choice":
                 trial.suggest_categorical(key, values)
             elif kind == "randint":
                 trial.suggest_int(key, values[0], values[1] - 1)
