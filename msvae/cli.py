@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import signal
 import sys
 
 from msvae.config import load
@@ -65,9 +64,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     verbose, _ = verbosity_parser().parse_known_args(argv)
     library_output(verbose.verbose)  # before any command module imports Ray
-    # SIGTERM (a scheduler's or `kill`'s stop) ends a command as Ctrl-C does: open MLflow
-    # runs close KILLED and the Ray workers a command started are stopped.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     args = build_parser().parse_args(argv)
     try:
         cfg = load(args.config, args.overrides)

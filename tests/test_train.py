@@ -133,11 +133,11 @@ def test_missing_dataset_is_one_line_and_a_failed_run(services, local_ray, capsy
 def test_non_finite_loss_stops_every_rank_with_one_line(services, local_ray):
     """Windows holding NaN (as if a bad file slipped through) stop training at step 0."""
     from msvae.data.features import window_frames
+    from msvae.ray_start import init_ray
     from msvae.train.launch import (
         TrainingError,
         _open_mlflow_run,
         check_stopped,
-        init_ray,
         make_trainer,
         resolved,
     )

@@ -132,10 +132,10 @@ def _floors(cfg: Config, test) -> dict:
 def run_compare(cfg: Config, name: str, log=print) -> dict:
     """Train, score and report every (model, seed); returns the JSON-able result."""
     from msvae.data.pipeline import load_prepared
+    from msvae.ray_start import init_ray
     from msvae.tracking.connect import connect
     from msvae.tracking.runs import lifecycle, open_run
     from msvae.train.datasets import ensure_prepared
-    from msvae.train.launch import init_ray
 
     connect(cfg)
     init_ray()

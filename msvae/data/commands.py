@@ -8,7 +8,9 @@ from msvae.console import add_json_flag, print_json
 def _prepare(args, cfg) -> int:
     from msvae.data.prepare import prepare
     from msvae.data.report import summary
+    from msvae.ray_start import init_ray
 
+    init_ray()
     report = prepare(cfg, args.manifest, args.out)
     if args.json:
         print_json(report)

@@ -71,6 +71,7 @@ def run_demo(cfg: Config, out: Path) -> dict:
     from msvae.data.pipeline import load_prepared
     from msvae.data.report import summary as data_summary
     from msvae.evaluate.score import EVAL_BATCH, evaluate
+    from msvae.ray_start import init_ray
     from msvae.services import embedded
     from msvae.tracking.load import load_registered
     from msvae.tracking.runs import run_url
@@ -82,6 +83,7 @@ def run_demo(cfg: Config, out: Path) -> dict:
     stage("embedded services: S3 server and MLflow server on loopback")
     embedded.up(cfg)
     ui = smoke_check(cfg)
+    init_ray()
 
     stage(f"real corpus ({cfg.corpus.pieces} pieces) and ingestion on Ray Data: decode, "
           "resample, loudness, align, window, log-mel (each done once, then reused)")

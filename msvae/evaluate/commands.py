@@ -19,10 +19,12 @@ KEYS = ("recon_error_db", "lsd_db", "similarity_pct", "temporal_fidelity",
 
 def _evaluate(args, cfg) -> int:
     from msvae.evaluate.score import evaluate_manifest
+    from msvae.ray_start import init_ray
     from msvae.tracking.connect import connect
     from msvae.tracking.load import load_registered, with_model_settings
 
     connect(cfg)
+    init_ray()
     model, trained = load_registered(args.model)
     result = evaluate_manifest(with_model_settings(cfg, trained), model, args.manifest)
     if args.json:

@@ -22,11 +22,12 @@ def _summary(outcome) -> dict:
 
 def _sweep(args, cfg) -> int:
     from msvae.config import override
+    from msvae.ray_start import init_ray
     from msvae.sweep import report
     from msvae.sweep.run import run_sweep
     from msvae.sweep.space import SweepSpec
     from msvae.tracking.connect import connect
-    from msvae.train.launch import init_ray, resolved
+    from msvae.train.launch import resolved
 
     connect(cfg)
     init_ray()

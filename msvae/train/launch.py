@@ -12,10 +12,7 @@ import dataclasses
 import json
 import logging
 import math
-import os
 import secrets
-import signal
-import threading
 import time
 
 import ray
@@ -25,12 +22,14 @@ from ray.train.torch import TorchTrainer
 from msvae import storage
 from msvae.config import Config, override
 from msvae.errors import MsvaeError
+from msvae.ray_start import init_ray
 from msvae.services.state import state_dir
 from msvae.tracking.connect import connect
 from msvae.tracking.registry import SCORE_METRIC
 from msvae.tracking.runs import config_yaml, lifecycle, open_run, public_params
 from msvae.train.datasets import training_datasets
 from msvae.train.loop import STOP_TAG, train_loop_per_worker
+from msvae.train.progress import TrainingProgress
 
 log = logging.getLogger(__name__)
 RUN_INFO = "msvae_run.json"  # beside Ray's run folder: the MLflow run id, for --resume
@@ -58,18 +57,6 @@ def resolved(cfg: Config) -> Config:
     return override(cfg, {"storage.endpoint_url": storage.endpoint_url(cfg),
                           "services.state_dir": str(state_dir(cfg)),
                           "tracking.uri": tracking_uri(cfg)})
-
-
-def init_ray() -> None:
-    """Join the cluster in RAY_ADDRESS (as under `ray job submit`) or start a local one.
-
-    ray.init installs its own SIGTERM handler (exit at once, so an open MLflow run would
-    stay RUNNING); SIGTERM is made to stop the command as Ctrl-C does instead, which
-    closes the run KILLED and shuts Ray down (msvae.tracking.runs.lifecycle, train)."""
-    if not ray.is_initialized():
-        ray.init(address=os.environ.get("RAY_ADDRESS"))
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def _run_info_uri(cfg: Config, run_name: str) -> str:
@@ -134,7 +121,8 @@ def train(cfg: Config, run_name: str | None = None, resume: bool = False,
         datasets = training_datasets(cfg)
         trainer = make_trainer(cfg, run_name, mlflow_run_id, datasets)
         try:
-            result = trainer.fit()
+            with TrainingProgress(mlflow_run_id, cfg.train.steps):
+                result = trainer.fit()
         except KeyboardInterrupt:
             ray.shutdown()  # ends the workers, and the local Ray instance init_ray started
             raise
