@@ -11,6 +11,14 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+# On CPU the fused "flash" kernel is slower than plain matmul-softmax-matmul for these
+# short sequences (4 sources, 32 to 128 frames): measured 0.62 -> 0.36 s per demo training
+# step on one thread. GPUs keep every kernel PyTorch picks from.
+CPU_ATTENTION = [SDPBackend.MATH]
+ANY_ATTENTION = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
+                 SDPBackend.CUDNN_ATTENTION, SDPBackend.MATH]
 
 
 def full_precision(module: nn.Module, h: torch.Tensor) -> torch.Tensor:
@@ -66,8 +74,9 @@ class AttentionBlock(nn.Module):
         q, k, v = (self.qkv(self.ln1(x)).view(n, length, 3, self.heads, c // self.heads)
                    .permute(2, 0, 3, 1, 4))
         mask = None if keys is None else keys[:, None, None, :]
-        a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
-                                           dropout_p=self.dropout if self.training else 0.0)
+        with sdpa_kernel(CPU_ATTENTION if x.device.type == "cpu" else ANY_ATTENTION):
+            a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+                                               dropout_p=self.dropout if self.training else 0.0)
         x = x + self.proj(a.transpose(1, 2).reshape(n, length, c))
         return x + self.mlp(self.ln2(x))
 
