@@ -1,7 +1,9 @@
 """`single` and `msvae`: the improved model, a ladder VAE with attention.
 
-Bottom-up, the fused input stream is halved `levels` times; level l's feature sits at
-T / 2^(l+1) frames. Top-down, from a learned constant at the coarsest scale, each level
+Bottom-up, the fused input stream is refined, then halved before each further level;
+level l's feature sits at T / 2^l frames, so the finest latent follows every frame
+(measured: 0.53 -> 0.60 validation temporal fidelity against a finest latent at T / 2,
+at the same latent numbers per frame; README). Top-down, from a learned constant at the coarsest scale, each level
 draws z_l from q(z_l | h_l, d) (or the prior p(z_l | d) when generating) and adds it into
 the decoder state d, which is then refined and doubled in rate, as in ladder VAEs / NVAE.
 Temporal self-attention runs at the coarsest scale on both sides; one head per output slot
@@ -27,16 +29,17 @@ class LadderVAE(AudioVAE):
         super().__init__(cfg)
         mc, c, m = cfg.model, channels, cfg.data.n_mels
         s_in, s_out = len(self.in_slots), len(self.out_slots)
-        self.stride, self.channels = 2 ** mc.levels, c
+        self.stride, self.channels = 2 ** (mc.levels - 1), c
         self.encoder = SourceEncoder(s_in, m, c, mc.heads, mc.dropout)
         self.bottom_up = nn.ModuleList(
-            nn.Sequential(ResBlock(c, mc.dropout), down(c)) for _ in range(mc.levels))
+            nn.Sequential(ResBlock(c, mc.dropout), down(c) if level else nn.Identity())
+            for level in range(mc.levels))
         self.enc_attention = TemporalAttention(c, mc.heads, mc.attention_depth, mc.dropout)
         self.top = nn.Parameter(torch.zeros(1, c, 1))
         self.levels = nn.ModuleList(LadderLevel(c, mc.latent_dim) for _ in range(mc.levels))
         self.dec_attention = TemporalAttention(c, mc.heads, mc.attention_depth, mc.dropout)
         self.refine = nn.ModuleList(ResBlock(c, mc.dropout) for _ in range(mc.levels))
-        self.ups = nn.ModuleList(up(c) for _ in range(mc.levels))
+        self.ups = nn.ModuleList(up(c) if level else nn.Identity() for level in range(mc.levels))
         self.out = nn.Sequential(
             ResBlock(c, mc.dropout), nn.Conv1d(c, s_out * c, 1), nn.SiLU(),
             nn.Conv1d(s_out * c, s_out * m, 3, padding=1, groups=s_out))  # a head per slot
