@@ -85,6 +85,8 @@ class DataConfig:
     target_lufs: float = _f(-23.0, min=-70.0, max=0.0, doc="LUFS, ITU-R BS.1770")
     gate_lufs: float = _f(-60.0, min=-120.0, max=0.0, doc="below this a source is left as is")
     max_offset_s: float = _f(1.0, min=0.0, max=30.0, doc="largest offset searched, s")
+    balance_stems: bool = _f(True, doc="scale stems so their powers sum to the mix's "
+                             "(pieces with a mix reference)")
     window_s: float = _f(2.048, min=0.1, max=60.0, doc="window length, s")
     hop_s: float = _f(1.024, min=0.05, max=60.0, doc="window hop, s")
     silence_db: float = _f(-50.0, min=-150.0, max=0.0, doc="window RMS floor, dBFS")

@@ -18,6 +18,7 @@ import torch
 from msvae.audio import resample, to_channels
 from msvae.config import Config
 from msvae.data.align import align
+from msvae.data.balance import stem_gains
 from msvae.data.decode import decode
 from msvae.data.errors import Quarantine
 from msvae.data.features import FLOOR_DB, log_mel, window_frames, window_samples
@@ -127,6 +128,20 @@ def _align_all(cfg: Config, loaded: list[dict]) -> list[dict]:
     return out
 
 
+def _balance(cfg: Config, used: list[dict]) -> list[dict]:
+    """Stems scaled so their powers add up to the mix's (msvae.data.balance), when the
+    reference is a mix and the piece has one and any stem; otherwise as they are."""
+    ref_slot = cfg.data.sources.index(cfg.data.reference)
+    mixes = [f for f in used if f["slot"] == ref_slot]
+    stems = [f for f in used if f["slot"] != ref_slot]
+    if not (cfg.data.balance_stems and cfg.data.reference == "mix" and len(mixes) == 1
+            and stems):
+        return used
+    gains = stem_gains(mixes[0]["wave"], [f["wave"] for f in stems], cfg.data)
+    return mixes + [{**f, "wave": f["wave"] * np.float32(np.sqrt(g))}
+                    for f, g in zip(stems, gains)]
+
+
 def _stack(cfg: Config, used: list[dict], report: dict) -> tuple[np.ndarray, np.ndarray]:
     """Aligned files summed per slot: ([slots, channels, samples], presence mask [slots])."""
     waves = np.zeros((len(cfg.data.sources), *used[0]["wave"].shape), dtype=np.float32)
@@ -146,7 +161,7 @@ def process_piece(cfg: Config, rows: list[dict]) -> PieceResult:
     report["files_in"] = len(rows)
     loaded = _load_all(cfg, rows, report)
     aligned = _align_all(cfg, loaded) if loaded else []
-    used = _drop_repeated_takes(cfg, aligned, report["quarantined"])
+    used = _balance(cfg, _drop_repeated_takes(cfg, aligned, report["quarantined"]))
     report["files_ok"] = len(used)
     frames = window_frames(d)
     empty = np.zeros((0, len(d.sources), d.n_mels, frames), dtype=np.float32)

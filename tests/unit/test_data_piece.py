@@ -1,4 +1,4 @@
-"""Stages 5-7 on real music: the corpus renderer's FluidSynth render of a Bach chorale's
+"""Stages 5-8 on real music: the corpus renderer's FluidSynth render of a Bach chorale's
 four parts, shifted by known offsets, stored in mixed formats and rates, goes through
 `process_piece`."""
 
@@ -15,6 +15,7 @@ from msvae.audio import resample, shift
 from msvae.config import load
 from msvae.corpus import render, scores
 from msvae.data.align import align
+from msvae.data.balance import stem_gains
 from msvae.data.features import FLOOR_DB
 from msvae.data.ingest_piece import process_piece
 from msvae.data.report import merge, reconciles
@@ -126,3 +127,26 @@ def test_missing_reference_falls_back_and_nothing_usable_is_empty(chorale, tmp_p
     total = merge([result.report, bad.report])
     assert reconciles(total) and total["files_in"] == 3
     assert total["windows_out"] == len(result.x)
+
+
+def test_stem_gains_undo_arbitrary_stem_levels(chorale):
+    cfg = load()
+    scales = (0.1, 3.0, 0.7, 1.5)  # amplitude each stem file arrived at
+    stems = [(part * k)[None] for part, k in zip(chorale, scales)]
+    gains = stem_gains(sum(chorale)[None], stems, cfg.data)
+    # power gains 1 / k^2 bring every stem back to its level in the mix
+    np.testing.assert_allclose(np.sqrt(gains) * np.array(scales), 1.0, rtol=0.15)
+
+
+@pytest.mark.parametrize("balance", [True, False])
+def test_balanced_stems_add_up_to_the_mix(chorale, tmp_path, balance):
+    cfg = load(overrides=[f"data.balance_stems={str(balance).lower()}",
+                          "data.sources=[mix, instrument]"])
+    rows = [_row("b", "mix", write(tmp_path / "mix.wav", sum(chorale)))]
+    for i, k in enumerate((0.05, 0.9, 0.3, 0.6)):  # each file at its own level
+        rows.append(_row("b", f"instrument:{INSTRUMENTS[i]}",
+                         write(tmp_path / f"{i}.wav", chorale[i] * k)))
+    x = process_piece(cfg, rows).x  # [W, 2, M, T]: the mix and the summed instruments
+    loud = x[:, 0] > x[:, 0].max() - 40  # bins within 40 dB of the loudest
+    apart = float(np.median(np.abs(x[:, 0] - x[:, 1])[loud]))
+    assert (apart < 1.0) if balance else (apart > 3.0), apart
