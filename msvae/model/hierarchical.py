@@ -3,9 +3,10 @@
 Bottom-up, the fused input stream is refined, then halved before each further level;
 level l's feature sits at T / 2^l frames, so the finest latent follows every frame
 (measured: 0.53 -> 0.60 validation temporal fidelity against a finest latent at T / 2,
-at the same latent numbers per frame; README). Top-down, from a learned constant at the coarsest scale, each level
-draws z_l from q(z_l | h_l, d) (or the prior p(z_l | d) when generating) and adds it into
-the decoder state d, which is then refined and doubled in rate, as in ladder VAEs / NVAE.
+at the same latent numbers per frame; README). Top-down, from a learned constant at the
+coarsest scale, each level draws z_l from q(z_l | h_l, d) (or the prior p(z_l | d) when
+generating) and adds it into the decoder state d, which is then refined and doubled in
+rate (but at the finest level), as in ladder VAEs / NVAE.
 Temporal self-attention runs at the coarsest scale on both sides; one head per output slot
 turns d back into mels. `single` reads and writes the mix; `msvae` every source.
 """
