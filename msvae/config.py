@@ -185,6 +185,8 @@ class CompareConfig:
 
     models: list[str] = _f(["vae", "single", "msvae"], doc="model kinds, the last is ours")
     seeds: list[int] = _f([0, 1, 2], doc="one training run per model and seed")
+    lrs: list[float] = _f([], doc="learning rates tried per model at the first seed, the best "
+                          "on validation kept for all seeds; empty: train.lr")
 
 
 @dataclass
@@ -303,6 +305,9 @@ def _cross_checks(cfg: Config) -> None:
             raise ConfigError(f"compare.models: unknown model kind {kind!r}")
     if not cfg.compare.seeds:
         raise ConfigError("compare.seeds: at least one seed")
+    for i, lr in enumerate(cfg.compare.lrs):
+        if not 0 < lr <= 10:
+            raise ConfigError(f"compare.lrs[{i}]: {lr} is not in (0, 10]")
     if cfg.corpus.valid_share + cfg.corpus.test_share >= 1:
         raise ConfigError("corpus.test_share: with corpus.valid_share it leaves no train share")
     if cfg.corpus.min_seconds > cfg.corpus.max_seconds:
