@@ -100,7 +100,8 @@ def _lr_lines(lr: dict) -> str:
     """Every grid run's validation score, the chosen rate per model marked."""
     lines = [f"Learning rate per model: seed {lr['seed']} trained at each of {lr['grid']}, "
              f"the best by validation `{lr['metric']}` kept for every seed.", "",
-             f"| model | learning rate | validation {lr['metric']} | run |", "|---|---|---|---|"]
+             f"| model | learning rate | `{lr['metric']}`, seed {lr['seed']} | run |",
+             "|---|---|---|---|"]
     for kind, record in lr["models"].items():
         for run in record["runs"]:
             score = run["valid_score"]
