@@ -65,6 +65,8 @@ class CorpusConfig:
     min_seconds: float = _f(20.0, min=1.0, max=600.0, doc="piece length floor, s")
     max_seconds: float = _f(30.0, min=1.0, max=600.0, doc="piece length cap, s")
     mix_only_pieces: int = _f(2, min=0, max=1000, doc="real recorded mixes without stems")
+    valid_share: float = _f(0.1, min=0.0, max=0.5, doc="expected share of pieces in valid")
+    test_share: float = _f(0.1, min=0.0, max=0.5, doc="expected share of pieces in test")
     workers: int = _f(2, min=1, max=256, doc="render processes")
     cache_dir: str = _f("~/.cache/msvae", doc="local render cache; MSVAE_CACHE_DIR overrides")
     render_timeout_s: float = _f(120.0, min=1.0, max=3600.0,
@@ -185,6 +187,8 @@ class CompareConfig:
 
     models: list[str] = _f(["vae", "single", "msvae"], doc="model kinds, the last is ours")
     seeds: list[int] = _f([0, 1, 2], doc="one training run per model and seed")
+    lrs: list[float] = _f([], doc="learning rates tried per model at the first seed, the best "
+                          "on validation kept for all seeds; empty: train.lr")
 
 
 @dataclass
@@ -303,6 +307,11 @@ def _cross_checks(cfg: Config) -> None:
             raise ConfigError(f"compare.models: unknown model kind {kind!r}")
     if not cfg.compare.seeds:
         raise ConfigError("compare.seeds: at least one seed")
+    for i, lr in enumerate(cfg.compare.lrs):
+        if not 0 < lr <= 10:
+            raise ConfigError(f"compare.lrs[{i}]: {lr} is not in (0, 10]")
+    if cfg.corpus.valid_share + cfg.corpus.test_share >= 1:
+        raise ConfigError("corpus.test_share: with corpus.valid_share it leaves no train share")
     if cfg.corpus.min_seconds > cfg.corpus.max_seconds:
         raise ConfigError("corpus.min_seconds: longer than corpus.max_seconds")
 

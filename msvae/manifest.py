@@ -45,7 +45,6 @@ COLUMNS = ("piece", "source", "kind", "name", "uri", "split", *OPTIONAL)
 PIECE_COLUMNS = ["piece", "source", "kind", "uri", "split"]  # what ingestion needs of a row
 SUFFIXES = (".csv", ".jsonl", ".parquet")
 MANIFEST_NAME = "manifest.csv"
-SPLIT_SHARES = (("train", 0.8), ("valid", 0.1), ("test", 0.1))
 
 
 class ManifestError(MsvaeError):
@@ -87,15 +86,16 @@ def parse_source(source: str) -> tuple[str, str]:
     return kind.strip(), name.strip()
 
 
-def assign_split(piece: str, seed: int) -> str:
-    """A split for a piece from a seeded hash of its id: stable as pieces come and go."""
+def assign_split(piece: str, seed: int, valid_share: float, test_share: float) -> str:
+    """A split for a piece from a seeded hash of its id, stable as pieces come and go: a
+    uniform draw u in [0, 1) falls in train, valid or test by the shares (train the rest,
+    first, so a piece moves only if the shares change)."""
     digest = hashlib.sha256(f"{seed}:{piece}".encode()).digest()
     u = int.from_bytes(digest[:8], "big") / 2**64
-    for split, share in SPLIT_SHARES:
-        if u < share:
-            return split
-        u -= share
-    return SPLIT_SHARES[-1][0]
+    train_share = 1.0 - valid_share - test_share
+    if u < train_share:
+        return "train"
+    return "valid" if u < train_share + valid_share else "test"
 
 
 def fill_empty_splits(df: pd.DataFrame) -> pd.DataFrame:

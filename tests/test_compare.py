@@ -1,4 +1,5 @@
-"""`msvae compare` at a tiny budget: every model and indicator, deltas from the runs."""
+"""`msvae compare` at a tiny budget: a learning-rate grid per model, every indicator with
+intervals over test pieces, deltas from the runs, the report."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from msvae import storage
 from msvae.compare import table
 
 pytestmark = pytest.mark.slow
+GRID = [3.0e-3, 1.0e-3]  # one seed at two rates: 6 training runs
+
+
+def _brackets(stat: dict) -> bool:
+    return stat["low"] - 1e-9 <= stat["mean"] <= stat["high"] + 1e-9
 
 
 def test_compare_tiny_budget(services, smoke_manifest):
@@ -21,30 +27,45 @@ def test_compare_tiny_budget(services, smoke_manifest):
          "--name", "tiny", "--json", "--set", f"services.state_dir={services.services.state_dir}",
          "--set", f"train.dataset={smoke_manifest}", "--set", "train.workers=1",
          "--set", "train.steps=2", "--set", "train.eval_every=2",
-         "--set", "train.checkpoint_every=2", "--set", "compare.seeds=[0, 1]"],
+         "--set", "train.checkpoint_every=2", "--set", "compare.seeds=[0]",
+         "--set", f"compare.lrs={GRID}"],
         capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout[proc.stdout.index("{"):])
+    # the learning rate: every grid run scored on validation, the chosen one kept
+    assert result["lr"]["grid"] == GRID
+    for kind, record in result["lr"]["models"].items():
+        assert record["chosen"] in GRID and [r["lr"] for r in record["runs"]] == GRID
+        scores = {r["lr"]: r["valid_score"] for r in record["runs"]}
+        assert all(math.isfinite(s) for s in scores.values()), scores
+        assert scores[record["chosen"]] == max(scores.values())
+        assert {r["lr"] for r in result["runs"] if r["model"] == kind} == {record["chosen"]}
     assert list(result["models"]) == ["vae", "single", "msvae", "msvae given the stems"]
     for model in result["models"].values():
         assert set(table.INDICATORS) <= set(model)
-        assert len(model["recon_error_db"]["values"]) == 2
+        assert len(model["recon_error_db"]["values"]) == 1
+        assert _brackets(model["recon_error_db"]) and _brackets(model["similarity_pct"])
+    for run in result["runs"]:  # the generated audio is scored against the training set
+        assert math.isfinite(run["recon_similarity_pct"]) and math.isfinite(run["similarity_pct"])
+    assert set(result["deltas"]) == {"vs_vae", "vs_single"}
     for base in ("vae", "single"):
-        for key in table.INDICATORS:
-            per_seed = [next(r[key] for r in result["runs"] if r["model"] == "msvae"
-                             and r["seed"] == s) - next(r[key] for r in result["runs"]
-                                                        if r["model"] == base and r["seed"] == s)
-                        for s in (0, 1)]
-            got = result["deltas"][f"vs_{base}"][key]["mean"]
-            assert math.isclose(got, sum(per_seed) / 2, rel_tol=1e-9, abs_tol=1e-9), key
+        for key in table.HEADLINE:
+            one = {r["model"]: r[key] for r in result["runs"] if r["seed"] == 0}
+            got = result["deltas"][f"vs_{base}"][key]
+            assert math.isclose(got["mean"], one["msvae"] - one[base], abs_tol=1e-9), key
+        assert _brackets(result["deltas"][f"vs_{base}"]["temporal_fidelity"])
+    assert _brackets(result["floors"]["pca"]["temporal_fidelity"])
+    pieces = result["intervals"]["pieces"]
+    assert pieces == result["budget"]["test_pieces"] >= 1
     report = storage.read_bytes(services, result["report_uri"]).decode()
+    assert f"95 % bootstrap intervals over the {pieces} test pieces" in report
     assert "| vae |" in report and "| msvae |" in report and "![mels](mels.png)" in report
-    assert "| msvae given the stems |" in report and set(result["deltas"]) == {"vs_vae",
-                                                                               "vs_single"}
+    assert "| msvae given the stems |" in report and "(chosen)" in report
     # the headline row is scored from the mix alone: nothing to fill in from
     headline = next(r for r in result["runs"] if r["model"] == "msvae")
     given = next(r for r in result["runs"] if r["model"] == "msvae given the stems")
     assert headline["fill/temporal_fidelity"] is None  # NaN, printed as null
     assert math.isfinite(given["fill/temporal_fidelity"])
+    assert math.isfinite(given["fill/similarity_pct"])
     for name in ("indicators.png", "mels.png", "curves.png"):
         assert storage.exists(services, result["report_uri"].replace("report.md", name))

@@ -45,10 +45,13 @@ def test_evaluate_on_a_fresh_manifest(services, smoke_model, smoke_manifest, tmp
                   "--manifest", str(manifest), "--json")
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout[proc.stdout.index("{"):])
-    for key in ("recon_error_db", "lsd_db", "similarity_pct", "frechet_distance"):
+    # the generated-audio figures are scored against the model's own training data
+    for key in ("recon_error_db", "lsd_db", "recon_similarity_pct", "similarity_pct",
+                "frechet_distance"):
         assert np.isfinite(result[key]), key
     assert result["windows"] > 0
     assert [q["uri"].endswith("broken/mix.wav") for q in result["quarantined"]] == [True]
+    assert "generated-audio figures against" in proc.stderr
     # Ray Data's progress logs are quiet by default and back with -v
     assert "Starting execution of Dataset" not in proc.stdout + proc.stderr
     loud = _msvae(services, "evaluate", "--model", "models:/smoke@champion",

@@ -1,5 +1,6 @@
-"""`msvae compare`: vae, single and msvae trained at one budget over several seeds,
-scored on the held-out test pieces, with deltas in the paper's units."""
+"""`msvae compare`: vae, single and msvae trained at one budget over several seeds, each at
+the learning rate chosen on validation, scored on the held-out test pieces with bootstrap
+intervals over them, with deltas in the paper's units."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ def _compare(args, cfg) -> int:
         print()
         print(table.markdown(result["models"], result["deltas"], result["ours"],
                              result["floors"]))
+        print("\nlearning rates chosen on validation: " + ", ".join(
+            f"{kind} {record['chosen']:g}" for kind, record in result["lr"]["models"].items()))
         print(f"\nreport: {result['report_uri']} ({result['seconds']:.0f} s)")
     return 0
 

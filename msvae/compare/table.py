@@ -1,8 +1,15 @@
-"""Pure aggregation for `msvae compare`: per-model mean and spread, paired deltas.
+"""Pure aggregation for `msvae compare`: per-model mean and spread over seeds, paired deltas,
+and bootstrap intervals over test pieces (msvae.compare.bootstrap).
 
-Deltas are `ours - baseline` per seed (paired: same seed, same data order), then mean
-and sample standard deviation over seeds; in dB for dB indicators and in percentage
-points for similarity. Lower is better for errors and distances, higher for similarity.
+Deltas are `ours - baseline` per seed (paired: same seed, same data order), then mean and
+sample standard deviation over seeds; their intervals come from the per-window differences
+(paired: same window), averaged over seeds. dB for dB indicators and percentage points
+for similarity. Lower is better for errors and distances, higher for the rest.
+
+`units[(model, seed)][key]` holds a run's per-unit values (per test window, or per prior
+sample for the generated-audio similarity) and `groups[key]` the unit each is resampled
+with (its test piece, or itself); figures without per-unit values (Fréchet distance,
+active units) get no interval.
 """
 
 from __future__ import annotations
@@ -10,15 +17,24 @@ from __future__ import annotations
 import math
 import statistics
 
+import numpy as np
+
+from msvae.compare.bootstrap import interval, seed_interval
+
 INDICATORS = {  # key -> (label, unit, higher is better)
     "recon_error_db": ("reconstruction error", "dB", False),
     "lsd_db": ("log-spectral distance", "dB", False),
-    "similarity_pct": ("similarity", "%", True),
+    "recon_similarity_pct": ("reconstruction similarity", "%", True),
+    "similarity_pct": ("similarity of generated audio", "%", True),
     "temporal_fidelity": ("temporal fidelity", "", True),
+    "fill/temporal_fidelity": ("temporal fidelity from the stems", "", True),
+    "fill/similarity_pct": ("similarity from the stems", "%", True),
     "frechet_distance": ("Fréchet distance", "", False),
     "active_units": ("active units", "", True),
 }
+HEADLINE = tuple(k for k in INDICATORS if not k.startswith("fill/"))  # the deltas' columns
 DELTA_UNITS = {"dB": "dB", "%": "pp", "": ""}
+NAN = (math.nan, math.nan)
 
 
 def _spread(values: list[float]) -> dict:
@@ -28,51 +44,94 @@ def _spread(values: list[float]) -> dict:
             "values": values}
 
 
-def aggregate(runs: list[dict], keys=tuple(INDICATORS)) -> dict:
-    """runs: [{"model", "seed", <indicator>: value}] -> {model: {key: {mean, std, values}}}."""
-    models = list(dict.fromkeys(r["model"] for r in runs))
-    return {m: {k: _spread([r[k] for r in sorted(runs, key=lambda r: r["seed"])
-                            if r["model"] == m]) for k in keys} for m in models}
+def _bounds(per_seed: list[np.ndarray], groups: np.ndarray | None) -> dict:
+    low, high = seed_interval(per_seed, groups) if per_seed and groups is not None else NAN
+    return {"low": low, "high": high}
 
 
-def deltas(runs: list[dict], ours: str, keys=tuple(INDICATORS)) -> dict:
-    """{"vs_<baseline>": {key: {mean, std, values}}} of paired `ours - baseline` by seed."""
+def aggregate(runs: list[dict], keys=tuple(INDICATORS), units: dict | None = None,
+              groups: dict | None = None) -> dict:
+    """runs: [{"model", "seed", <indicator>: value}] -> {model: {key: {mean, std, values,
+    low, high}}}: spread over seeds, interval over pieces (NaN without per-unit values)."""
+    units, groups = units or {}, groups or {}
+    out = {}
+    for m in dict.fromkeys(r["model"] for r in runs):
+        mine = sorted((r for r in runs if r["model"] == m), key=lambda r: r["seed"])
+        out[m] = {k: {**_spread([r[k] for r in mine]), **_bounds(
+            [units[(m, r["seed"])][k] for r in mine if k in units.get((m, r["seed"]), {})],
+            groups.get(k))} for k in keys}
+    return out
+
+
+def deltas(runs: list[dict], ours: str, keys=HEADLINE, units: dict | None = None,
+           groups: dict | None = None) -> dict:
+    """{"vs_<baseline>": {key: {mean, std, values, low, high}}} of paired `ours - baseline`
+    by seed; the interval over pieces of the per-window differences averaged over seeds."""
+    units, groups = units or {}, groups or {}
     by = {(r["model"], r["seed"]): r for r in runs}
     out = {}
     for base in dict.fromkeys(r["model"] for r in runs):
         if base == ours:
             continue
         seeds = sorted(s for (m, s) in by if m == base and (ours, s) in by)
-        out[f"vs_{base}"] = {k: _spread([by[(ours, s)][k] - by[(base, s)][k] for s in seeds])
-                             for k in keys}
+        pairs = [(units.get((ours, s), {}), units.get((base, s), {})) for s in seeds]
+        out[f"vs_{base}"] = {k: {
+            **_spread([by[(ours, s)][k] - by[(base, s)][k] for s in seeds]),
+            **_bounds([a[k] - b[k] for a, b in pairs if k in a and k in b], groups.get(k))}
+            for k in keys}
     return out
 
 
-def _cell(stat: dict, digits: int = 2) -> str:
+def floor_stats(per_window: dict[str, dict[str, np.ndarray]], groups: np.ndarray) -> dict:
+    """The floors' per-window values {name: {key: [n]}} -> {name: {key: {mean, low,
+    high}}}: the window mean and its interval over the pieces `groups` [n]."""
+    out = {}
+    for name, row in per_window.items():
+        out[name] = {}
+        for key, values in row.items():
+            values = np.asarray(values, dtype=float)
+            low, high = interval(values, groups)
+            out[name][key] = {"mean": float(np.nanmean(values)), "low": low, "high": high}
+    return out
+
+
+def cell(stat: dict, digits: int = 2) -> str:
+    """"mean ± std [low, high]": std over seeds where given, the interval where known."""
     if not math.isfinite(stat["mean"]):
         return "n/a"
-    return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
+    text = f"{stat['mean']:.{digits}f}"
+    if "std" in stat:
+        text += f" ± {stat['std']:.{digits}f}"
+    if math.isfinite(stat.get("low", math.nan)):
+        text += f" [{stat['low']:.{digits}f}, {stat['high']:.{digits}f}]"
+    return text
+
+
+def _head(first: str, keys, unit_of) -> list[str]:
+    """A table's header and rule: each indicator's label, its unit through `unit_of`, and
+    which way is better."""
+    names = []
+    for key in keys:
+        label, unit, higher = INDICATORS[key]
+        unit = unit_of(unit)
+        names.append(f"{label}{f' ({unit})' if unit else ''} {'↑' if higher else '↓'}")
+    return [f"| {first} | " + " | ".join(names) + " |", "|" + "---|" * (len(keys) + 1)]
 
 
 def markdown(models: dict, delta: dict, ours: str, floors: dict | None = None) -> str:
-    """The comparison table (mean ± std over seeds), the floors' rows (one value each; n/a
-    where a floor has no such figure) and the deltas of `ours`."""
+    """The comparison table (mean ± std over seeds [95 % interval over pieces]), the floors'
+    rows (mean [interval]; n/a where a floor has no such figure) and the deltas of `ours`."""
     keys = list(INDICATORS)
-    head = "| model | " + " | ".join(
-        f"{INDICATORS[k][0]}{f' ({INDICATORS[k][1]})' if INDICATORS[k][1] else ''} "
-        f"{'↑' if INDICATORS[k][2] else '↓'}" for k in keys) + " |"
-    lines = [head, "|" + "---|" * (len(keys) + 1)]
-    lines += [f"| {m} | " + " | ".join(_cell(models[m][k]) for k in keys) + " |" for m in models]
+    lines = _head("model", keys, lambda unit: unit)
+    lines += [f"| {m} | " + " | ".join(cell(models[m][k]) for k in keys) + " |" for m in models]
     lines += [f"| floor: {name.replace('_', ' ')} | " + " | ".join(
-        f"{row[k]:.2f}" if k in row else "n/a" for k in keys) + " |"
+        cell(row[k]) if k in row else "n/a" for k in keys) + " |"
         for name, row in (floors or {}).items()]
-    lines += ["", f"| {ours} minus | " + " | ".join(
-        f"{INDICATORS[k][0]} ({DELTA_UNITS[INDICATORS[k][1]]})" if DELTA_UNITS[INDICATORS[k][1]]
-        else INDICATORS[k][0] for k in keys) + " |", "|" + "---|" * (len(keys) + 1)]
+    lines += ["", *_head(f"{ours} minus", HEADLINE, DELTA_UNITS.get)]
     for name, row in delta.items():
         lines.append(f"| {name[3:]} | " + " | ".join(
-            f"{_cell(row[k])} ({'better' if _better(k, row[k]['mean']) else 'worse'})"
-            if math.isfinite(row[k]["mean"]) else "n/a" for k in keys) + " |")
+            f"{cell(row[k])} ({'better' if _better(k, row[k]['mean']) else 'worse'})"
+            if math.isfinite(row[k]["mean"]) else "n/a" for k in HEADLINE) + " |")
     return "\n".join(lines)
 
 

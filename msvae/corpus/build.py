@@ -1,12 +1,14 @@
 """`msvae corpus build`: plan the pieces, render them in a process pool, upload with a manifest.
 
 Deterministic for (seed, pieces): the plan is drawn from a generator seeded by `seed`, each
-piece from one seeded by (seed, index). Cached twice over:
-- at the destination: `build.json` records the build key, a hash of (seed, pieces, the
-  corpus settings, this package's source code, music21's version); a build whose key
-  matches does nothing;
-- locally: pieces render into `<cache_dir>/corpus/<key>/` and each finished piece leaves a
-  marker, so a build to another destination, or one resumed after a failure, only uploads.
+piece from one seeded by (seed, index); splits come from a seeded hash of each piece id at
+`corpus.valid_share` and `corpus.test_share`. Cached twice over:
+- at the destination: `build.json` records the build key, a hash of the render key and the
+  split shares; a build whose key matches does nothing;
+- locally: pieces render into `<cache_dir>/corpus/<render key>/`, the render key a hash of
+  (seed, pieces, the corpus settings that shape audio, this package's source code, music21's
+  version), and each finished piece leaves a marker, so a build to another destination, one
+  resumed after a failure or one with other split shares only uploads.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from msvae import audio, storage
 from msvae.corpus import material, scores
 from msvae.corpus.make_piece import PieceJob, build_piece
 from msvae.errors import MsvaeError
-from msvae.manifest import MANIFEST_NAME, fill_empty_splits, save_manifest
+from msvae.manifest import MANIFEST_NAME, assign_split, fill_empty_splits, save_manifest
 
 log = logging.getLogger(__name__)
 BUILD_FILE = "build.json"
@@ -59,12 +61,31 @@ def code_version() -> str:
     return digest.hexdigest()[:16]
 
 
-def build_key(cfg, pieces: int, seed: int) -> str:
-    c = cfg.corpus
-    spec = {"pieces": pieces, "seed": seed, "min_s": c.min_seconds, "max_s": c.max_seconds,
-            "mix_only": c.mix_only_pieces, "code": code_version(),
-            "music21": importlib.metadata.version("music21")}  # its corpus is our scores
+def _digest(spec: dict) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def render_key(cfg, pieces: int, seed: int) -> str:
+    """What the rendered files depend on: the local render cache's folder name."""
+    c = cfg.corpus
+    return _digest({"pieces": pieces, "seed": seed, "min_s": c.min_seconds,
+                    "max_s": c.max_seconds, "mix_only": c.mix_only_pieces,
+                    "code": code_version(),
+                    "music21": importlib.metadata.version("music21")})  # its corpus: our scores
+
+
+def build_key(cfg, pieces: int, seed: int) -> str:
+    """What the built corpus depends on: the render key and the split shares."""
+    c = cfg.corpus
+    return _digest({"render": render_key(cfg, pieces, seed), "valid_share": c.valid_share,
+                    "test_share": c.test_share})
+
+
+def with_splits(cfg, rows: list[dict], seed: int) -> list[dict]:
+    """Rendered rows with each piece's split (`assign_split` at the configured shares)."""
+    c = cfg.corpus
+    return [{**row, "split": assign_split(row["piece"], seed, c.valid_share, c.test_share)}
+            for row in rows]
 
 
 def cache_root(cfg, key: str) -> Path:
@@ -153,8 +174,8 @@ def build(cfg, out: str, pieces: int, seed: int) -> BuildResult:
     storage.ensure_bucket(cfg, out)  # fails fast, one line, when storage is unreachable
     if _recorded_key(cfg, out) == key:
         return BuildResult(manifest, key, True, time.monotonic() - started)
-    root = cache_root(cfg, key)
-    rows = render_all(cfg, plan(cfg, pieces, seed, root), root)
+    root = cache_root(cfg, render_key(cfg, pieces, seed))
+    rows = with_splits(cfg, render_all(cfg, plan(cfg, pieces, seed, root), root), seed)
     save_manifest(cfg, fill_empty_splits(pd.DataFrame(rows)), str(root / MANIFEST_NAME))
     upload(cfg, root, [r["uri"] for r in rows] + [MANIFEST_NAME], out)
     elapsed = time.monotonic() - started

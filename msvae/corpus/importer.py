@@ -2,7 +2,8 @@
 
 Layout: `<root>/<piece>/<source>[_<name>].<ext>`, e.g. `song1/instrument_guitar.flac`,
 `song1/vocal.mp3`, `song1/mix.wav`. Splits come from a seeded hash of the piece id
-(`assign_split`), so adding pieces later never moves old ones. Files that do not fit the
+(`assign_split`, at `corpus.valid_share` and `corpus.test_share`), so adding pieces later
+never moves old ones. Files that do not fit the
 layout are reported one line each and skipped; everything else is kept.
 """
 
@@ -59,6 +60,7 @@ def import_folder(cfg, root: str, seed: int) -> pd.DataFrame:
         seen[key] = rel
         base = root if storage.is_s3(root) else storage.filesystem(cfg, root)[1]
         uri = storage.join(base, *rel.split("/"))
-        rows.append({**row, "uri": uri, "split": assign_split(row["piece"], seed)})
+        rows.append({**row, "uri": uri, "split": assign_split(
+            row["piece"], seed, cfg.corpus.valid_share, cfg.corpus.test_share)})
     return pd.DataFrame(rows, columns=["piece", "source", "uri", "split"])
 

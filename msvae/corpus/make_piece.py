@@ -19,7 +19,6 @@ import numpy as np
 
 from msvae import audio
 from msvae.corpus import ambience, heterogenise, material, render, scores, sing
-from msvae.manifest import assign_split
 
 MISSING_SHARE = 0.15  # share of pieces without a vocal, and (separately) without ambience
 SILENT_SHARE = 0.3  # share of pieces where one music stem falls silent for a stretch
@@ -111,7 +110,8 @@ def _mix_only(rng: np.random.Generator, job: PieceJob) -> tuple[str, float, dict
 
 
 def build_piece(job: PieceJob) -> list[dict]:
-    """Build, write and record one piece; returns its manifest rows (uris relative)."""
+    """Build, write and record one piece; returns its manifest rows (uris relative, no
+    split: msvae.corpus.build assigns those, so the rendered audio does not depend on them)."""
     rng = np.random.default_rng([job.seed, job.index])
     piece, _, stems = (_mix_only if job.recording else _stems)(rng, job)
     files = [(source, stems[source], "") for source in stems]
@@ -119,7 +119,6 @@ def build_piece(job: PieceJob) -> list[dict]:
     if instruments and rng.random() < DUPLICATE_SHARE:
         original = instruments[rng.integers(len(instruments))]
         files.append((f"{original}-take2", stems[original], original))
-    split = assign_split(piece, job.seed)
     rows = []
     for source, stem, duplicate_of in files:
         spec = heterogenise.choose(rng, reference=source == "mix", lossless=job.lossless,
@@ -129,7 +128,7 @@ def build_piece(job: PieceJob) -> list[dict]:
         path = Path(job.root, rel)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(audio.encode(y, spec.rate, spec.ext))
-        rows.append({"piece": piece, "source": source, "uri": rel, "split": split,
+        rows.append({"piece": piece, "source": source, "uri": rel,
                      "offset_s": spec.offset_s, "gain_db": gain_db,
                      "duplicate_of": duplicate_of})
     done = Path(job.root, "rows", f"{job.index:05d}.json")

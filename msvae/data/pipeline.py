@@ -6,7 +6,8 @@ cfg.data.read_cpus CPUs.
 need the reports and piece ids. `build_dataset` streams (`stream_windows`) the fixed-shape
 numeric columns `x` float32 [sources, n_mels, frames] and `mask` bool [sources] straight
 into Ray Train (`iter_torch_batches` takes them as they are); `load_prepared` reads the
-Parquet shards `msvae prepare` wrote back as the same kind of Dataset.
+Parquet shards `msvae prepare` wrote back as the same kind of Dataset (with the piece ids
+too when asked, for intervals over pieces).
 """
 
 from __future__ import annotations
@@ -112,12 +113,14 @@ def build_dataset(cfg: Config, manifest_uri: str, split: str) -> ray.data.Datase
     return stream_windows(cfg, manifest)
 
 
-def load_prepared(cfg: Config, uri: str, split: str) -> ray.data.Dataset:
-    """The {x, mask} rows of one split from the shards `msvae prepare` wrote under `uri`."""
+def load_prepared(cfg: Config, uri: str, split: str,
+                  columns: list[str] = TRAIN_COLUMNS) -> ray.data.Dataset:
+    """The rows of one split from the shards `msvae prepare` wrote under `uri`, with
+    `columns` (of x, mask, piece, start_s; training reads {x, mask})."""
     folder = storage.join(uri, f"{SPLIT_PREFIX}{split}")
     if not storage.exists(cfg, folder):
         raise storage.StorageError(f"{folder}: no prepared shards for split {split!r}")
     fs, path = storage.pyarrow_filesystem(cfg, folder)
     # fractional CPUs: reads must fit beside training workers on a small machine
-    return ray.data.read_parquet(path, filesystem=fs, columns=TRAIN_COLUMNS,
+    return ray.data.read_parquet(path, filesystem=fs, columns=list(columns),
                                  num_cpus=cfg.data.read_cpus)

@@ -23,8 +23,11 @@ def _demo(args, cfg) -> int:
     print(f"  training     {summary['train_seconds']:.0f} s, "
           f"{summary['train_windows_per_s']:.0f} windows/s over all workers")
     print(f"  test windows {t['windows']}: reconstruction error {t['recon_error_db']:.2f} dB, "
-          f"LSD {t['lsd_db']:.2f} dB, similarity {t['similarity_pct']:.1f} %, "
-          f"Fréchet {t['frechet_distance']:.1f}, active units {t['active_units']}")
+          f"LSD {t['lsd_db']:.2f} dB, reconstruction similarity "
+          f"{t['recon_similarity_pct']:.1f} %, active units {t['active_units']}")
+    print(f"  generated audio: similarity {t['similarity_pct']:.1f} % to the nearest training "
+          f"window, Fréchet {t['frechet_distance']:.1f}; from the stems, similarity "
+          f"{t['fill/similarity_pct']:.1f} % to the real mix")
     print(f"  temporal fidelity {t['temporal_fidelity']:.2f} reconstructing the mix, "
           f"{t['fill/temporal_fidelity']:.2f} generating it from the stems (time-mean floor 0)")
     for path in summary["files"]:

@@ -15,8 +15,9 @@ from msvae import storage
 from msvae.config import Config
 from msvae.errors import MsvaeError
 
-SUMMARY_KEYS = ("recon_error_db", "lsd_db", "similarity_pct", "temporal_fidelity",
-                "fill/temporal_fidelity", "frechet_distance", "active_units", "windows")
+SUMMARY_KEYS = ("recon_error_db", "lsd_db", "recon_similarity_pct", "similarity_pct",
+                "temporal_fidelity", "fill/temporal_fidelity", "fill/similarity_pct",
+                "frechet_distance", "active_units", "windows")
 
 
 def smoke_check(cfg: Config) -> str:
@@ -71,6 +72,7 @@ def run_demo(cfg: Config, out: Path) -> dict:
     from msvae.data.pipeline import load_prepared
     from msvae.data.report import summary as data_summary
     from msvae.evaluate.score import EVAL_BATCH, evaluate
+    from msvae.evaluate.training_set import training_reference
     from msvae.ray_start import init_ray
     from msvae.services import embedded
     from msvae.tracking.load import load_registered
@@ -98,11 +100,12 @@ def run_demo(cfg: Config, out: Path) -> dict:
     registered = finish(result)
     print(registered.describe())
 
-    stage("evaluating the registered model on the held-out test pieces")
+    stage("evaluating the registered model on the held-out test pieces (generated audio "
+          "against the training set)")
     model, _ = load_registered(registered.uri)
     test = load_prepared(result.cfg, cfg.train.dataset, "test")
     scores = evaluate(model, test.iter_batches(batch_size=EVAL_BATCH, batch_format="numpy"),
-                      result.cfg)
+                      result.cfg, training_reference(result.cfg, cfg.train.dataset))
 
     stage("listening: three WAVs and a mel figure from a test window")
     files = listening_examples(result.cfg, model, test.take_batch(1), out)

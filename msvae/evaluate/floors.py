@@ -13,10 +13,7 @@ import math
 
 import torch
 
-from msvae.evaluate.indicators import lsd_db, recon_error_db, similarity_pct, temporal_fidelity
-
-INDICATORS = {"recon_error_db": recon_error_db, "lsd_db": lsd_db,
-              "similarity_pct": similarity_pct, "temporal_fidelity": temporal_fidelity}
+from msvae.evaluate.indicators import WINDOW_INDICATORS
 
 
 def time_mean(x_db: torch.Tensor) -> torch.Tensor:
@@ -53,10 +50,18 @@ class FramePCA:
         return out.movedim(-2, -1).to(x_db.dtype)
 
 
-def floor_scores(train_db: torch.Tensor, test_db: torch.Tensor, k: int) -> dict[str, dict]:
-    """The floors' indicators on `test_db` [n, M, T] dB (means over windows), the PCA fitted
-    on `train_db` [N, M, T] with `k` components: {"time_mean": {...}, "pca": {...}}."""
+def floor_windows(train_db: torch.Tensor, test_db: torch.Tensor,
+                  k: int) -> dict[str, dict[str, torch.Tensor]]:
+    """The floors' indicators per window of `test_db` [n, M, T] dB, the PCA fitted on
+    `train_db` [N, M, T] with `k` components: {"time_mean": {key: [n]}, "pca": {...}}."""
     predictions = {"time_mean": time_mean(test_db),
                    "pca": FramePCA(train_db, k).reconstruct(test_db)}
-    return {name: {key: float(fn(test_db, est).mean()) for key, fn in INDICATORS.items()}
+    return {name: {key: fn(test_db, est) for key, fn in WINDOW_INDICATORS.items()}
             for name, est in predictions.items()}
+
+
+def floor_scores(train_db: torch.Tensor, test_db: torch.Tensor, k: int) -> dict[str, dict]:
+    """The floors' indicators on `test_db` averaged over its windows (see floor_windows):
+    {"time_mean": {key: mean}, "pca": {...}}."""
+    return {name: {key: float(values.mean()) for key, values in row.items()}
+            for name, row in floor_windows(train_db, test_db, k).items()}

@@ -1,6 +1,8 @@
 """The indicators, defined once as pure functions: reconstruction error, log-spectral
-distance, similarity, temporal fidelity and Fréchet distance (msvae.evaluate.score runs a
-model over them; msvae.evaluate.floors gives the trivial and linear predictors' values).
+distance, similarity of reconstructions, temporal fidelity and Fréchet distance
+(msvae.evaluate.score runs a model over them; msvae.evaluate.floors gives the trivial and
+linear predictors' values; msvae.evaluate.reference scores generated audio against the
+training set in this feature space, standardised).
 
 Inputs are log-mel windows in dB [..., M, T] (msvae.data.features.log_mel).
 """
@@ -62,9 +64,11 @@ def cepstral_features(db: torch.Tensor) -> torch.Tensor:
     return torch.cat([c.mean(-1), c.std(-1, correction=0)], dim=-1)
 
 
-def similarity_pct(ref_db: torch.Tensor, est_db: torch.Tensor) -> torch.Tensor:
-    """Similarity per window, percent: 100 * cosine(f(ref), f(est)) with f the cepstral
-    features above (100: same timbre and its variation; 0: unrelated). [..., M, T] -> [...]."""
+def recon_similarity_pct(ref_db: torch.Tensor, est_db: torch.Tensor) -> torch.Tensor:
+    """Similarity of a reconstruction per window, percent: 100 * cosine(f(ref), f(est)) with
+    f the cepstral features above, uncentred (100: same timbre and its variation; 0:
+    unrelated; an average spectrum repeated over the window scores over 90 on music, so read
+    it beside the floors). [..., M, T] -> [...]."""
     f_ref, f_est = cepstral_features(ref_db), cepstral_features(est_db)
     return 100 * torch.nn.functional.cosine_similarity(f_ref, f_est, dim=-1, eps=1e-12)
 
@@ -79,3 +83,8 @@ def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
     root_r = vecs @ torch.diag(vals.clamp_min(0).sqrt()) @ vecs.T
     cross = torch.linalg.eigvalsh(root_r @ s_f @ root_r).clamp_min(0).sqrt().sum()
     return float((mu_r - mu_f).pow(2).sum() + torch.trace(s_r) + torch.trace(s_f) - 2 * cross)
+
+
+WINDOW_INDICATORS = {  # output window against its reference, one value per window
+    "recon_error_db": recon_error_db, "lsd_db": lsd_db,
+    "recon_similarity_pct": recon_similarity_pct, "temporal_fidelity": temporal_fidelity}

@@ -1,8 +1,12 @@
-"""A model scored on windows: every indicator over batches, and over a whole manifest.
+"""A model scored on windows: every indicator per window over batches, their averages, and
+a whole manifest.
 
 Headline figures use the mix slot for every model so that vae, single and msvae compare
 on the same target; msvae also gets per-source reconstruction errors. Collapse monitors
-(KL per level, active units) come from msvae.model.objective.
+(KL per level, active units) come from msvae.model.objective. Given a FeatureReference
+(training statistics, msvae.evaluate.reference), the generated-audio figures are scored
+too: similarity and Fréchet distance of FRECHET_WINDOWS prior samples drawn with a fixed
+seed, and the similarity of the mix generated from the stems; without one they are NaN.
 """
 
 from __future__ import annotations
@@ -10,98 +14,153 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
+from dataclasses import dataclass
+from functools import partial
 
+import numpy as np
 import torch
 
 from msvae.config import Config
-from msvae.evaluate.indicators import (
-    CEPSTRA,
-    cepstral_features,
-    frechet_distance,
-    lsd_db,
-    recon_error_db,
+from msvae.evaluate.indicators import WINDOW_INDICATORS, recon_error_db, temporal_fidelity
+from msvae.evaluate.reference import (
+    FRECHET_WINDOWS,
+    FeatureReference,
+    generated_frechet,
+    paired_similarity_pct,
     similarity_pct,
-    temporal_fidelity,
 )
 from msvae.model import output_slots
 from msvae.model.objective import active_units, kl_per_dim, unit_moments
 
 EVAL_BATCH = 32  # windows per batch when scoring outside training
+SAMPLE_SEED = 0  # the prior samples of the generated-audio figures: the same for every model
+WINDOW_KEYS = (*WINDOW_INDICATORS, "fill/temporal_fidelity", "fill/recon_error_db",
+               "fill/similarity_pct")  # reported even when nothing was scored
+SAMPLE_KEYS = ("similarity_pct",)  # per prior sample
+
+
+@dataclass
+class WindowScores:
+    """One model's figures on a set of windows before averaging, so callers can bootstrap."""
+
+    windows: dict[str, np.ndarray]  # key -> [rows] per input row in order; NaN: not scored
+    samples: dict[str, np.ndarray]  # key -> [FRECHET_WINDOWS] per prior sample; {}: no reference
+    totals: dict[str, float]  # windows (mix rows), active_units, frechet_distance, kl_level<i>
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, batches, cfg: Config) -> dict[str, float]:
-    """All indicators over `batches` ({"x": [B, S, M, T] dB, "mask": [B, S]}), averaged
-    over windows whose mix is present; the Fréchet distance compares real mixes with as
-    many mixes sampled from the prior."""
+def score_windows(model: torch.nn.Module, batches, cfg: Config,
+                  reference: FeatureReference | None = None) -> WindowScores:
+    """Every indicator per window of `batches` ({"x": [B, S, M, T] dB, "mask": [B, S]}); the
+    mix figures where the mix is present, the fill-in figures where stems are too."""
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
-    mix, sources = cfg.data.sources.index("mix"), cfg.data.sources
-    sums, counts, moments, real, fake = defaultdict(float), defaultdict(int), None, [], []
+    mix = cfg.data.sources.index("mix")
+    parts, kl, moments = defaultdict(list), defaultdict(float), None
+    rows, mixes, frames = 0, 0, None
     for batch in batches:
-        x = torch.as_tensor(batch["x"], device=device).float()
-        mask = torch.as_tensor(batch["mask"], device=device).bool()
+        x = torch.as_tensor(batch["x"], device=model.device).float()
+        mask = torch.as_tensor(batch["mask"], device=model.device).bool()
         out = model(x, mask)
-        recon = out.recon.float()
-        keep = mask[:, mix]
-        ref, est = x[keep, mix], recon[keep, mix]
-        counts["mix"] += int(keep.sum())
-        counts["rows"] += x.shape[0]
-        sums["recon_error_db"] += float(recon_error_db(ref, est).sum())
-        sums["lsd_db"] += float(lsd_db(ref, est).sum())
-        sums["similarity_pct"] += float(similarity_pct(ref, est).sum())
-        sums["temporal_fidelity"] += float(temporal_fidelity(ref, est).sum())
-        fill_ref, fill_est = _fill_in(model, x, mask, mix)
-        _add(sums, counts, "fill/temporal_fidelity", temporal_fidelity(fill_ref, fill_est))
-        _add(sums, counts, "fill/recon_error_db", recon_error_db(fill_ref, fill_est))
+        for key, values in _window_values(model, x, mask, out.recon.float(), cfg,
+                                          reference).items():
+            parts[key].append(values)
         for i, k in enumerate(kl_per_dim(out.kl)):
-            sums[f"kl_level{i}"] += float(k.sum()) * x.shape[0]
-        for slot in output_slots(cfg):
-            there = mask[:, slot]
-            _add(sums, counts, f"recon_error_db/{sources[slot]}",
-                 recon_error_db(x[there, slot], recon[there, slot]))
+            kl[f"kl_level{i}"] += float(k.sum()) * x.shape[0]
         batch_moments = unit_moments(out.mu)
         moments = batch_moments if moments is None else [
             a + b for a, b in zip(moments, batch_moments)]
-        real.append(cepstral_features(ref).cpu())
-        fake.append(cepstral_features(model.generate(x.shape[0], x.shape[-1])[:, mix].float())
-                    .cpu())
+        rows, mixes, frames = rows + x.shape[0], mixes + int(mask[:, mix].sum()), x.shape[-1]
+    samples, frechet = _generated(model, frames, mix, reference)
     model.train(was_training)
-    empty = torch.empty(0, 2 * (CEPSTRA - 1), dtype=torch.float64)
-    return _summarise(sums, counts, moments, torch.cat([empty, *real]), torch.cat([empty, *fake]))
+    totals = {"windows": mixes, "active_units": sum(active_units(moments)) if moments else 0,
+              "frechet_distance": frechet, **{k: v / rows for k, v in kl.items()}}
+    return WindowScores({k: np.concatenate(v) for k, v in parts.items()}, samples, totals)
 
 
-def _add(sums: dict, counts: dict, key: str, values: torch.Tensor) -> None:
-    """Running sum and count of per-window `values` under `key` (its own denominator)."""
-    sums[key] += float(values.sum())
-    counts[key] += values.numel()
+def _scatter(rows: int, where: torch.Tensor, values: torch.Tensor) -> np.ndarray:
+    """Per-window `values` of the rows in `where` -> [rows] float64, NaN elsewhere."""
+    out = np.full(rows, np.nan)
+    out[where.cpu().numpy()] = values.double().cpu().numpy()
+    return out
+
+
+def _window_values(model, x: torch.Tensor, mask: torch.Tensor, recon: torch.Tensor,
+                   cfg: Config, reference: FeatureReference | None) -> dict[str, np.ndarray]:
+    """One batch's per-window figures, each [B] with NaN where the window was not scored."""
+    mix, rows, sources = cfg.data.sources.index("mix"), x.shape[0], cfg.data.sources
+    keep = mask[:, mix]
+    values = {key: _scatter(rows, keep, fn(x[keep, mix], recon[keep, mix]))
+              for key, fn in WINDOW_INDICATORS.items()}
+    both, fill_ref, fill_est = _fill_in(model, x, mask, mix)
+    fill = {"fill/temporal_fidelity": temporal_fidelity, "fill/recon_error_db": recon_error_db,
+            "fill/similarity_pct": None if reference is None
+            else partial(paired_similarity_pct, reference)}
+    for key, fn in fill.items():
+        values[key] = (_scatter(rows, both, fn(fill_ref, fill_est)) if fn and bool(both.any())
+                       else np.full(rows, np.nan))
+    for slot in output_slots(cfg):
+        there = mask[:, slot]
+        values[f"recon_error_db/{sources[slot]}"] = _scatter(
+            rows, there, recon_error_db(x[there, slot], recon[there, slot]))
+    return values
 
 
 def _fill_in(model, x: torch.Tensor, mask: torch.Tensor, mix: int):
-    """(real mix, mix generated from the stems alone) [n, M, T] dB for the windows that
-    have both; none for a model that reads only the mix (it cannot fill in)."""
+    """(rows that have both, their real mix, the mix generated from their stems alone)
+    [n, M, T] dB; none for a model that reads only the mix (it cannot fill in)."""
     stems = mask.clone()
     stems[:, mix] = False
     both = mask[:, mix] & stems.any(dim=1)
     if len(model.in_slots) == 1 or not bool(both.any()):
-        return x[:0, mix], x[:0, mix]
+        return torch.zeros_like(both), x[:0, mix], x[:0, mix]
     fill = model.generate(int(both.sum()), x.shape[-1], cond_x=x[both], cond_mask=stems[both])
-    return x[both, mix], fill[:, mix].float()
+    return both, x[both, mix], fill[:, mix].float()
 
 
-def _summarise(sums, counts, moments, real, fake) -> dict[str, float]:
-    """Running sums -> means: over mix windows, KL over all rows, per-source over presence."""
-    result = {"windows": counts["mix"],
-              "active_units": sum(active_units(moments)) if moments else 0,
-              "frechet_distance": frechet_distance(real, fake) if len(real) > 1 else math.nan}
-    for key, total in sums.items():
-        count = counts[key if "/" in key else "rows" if key.startswith("kl_") else "mix"]
-        result[key] = total / count if count else math.nan
-    return result
+def prior_mixes(model, n: int, frames: int, mix: int, seed: int = SAMPLE_SEED) -> torch.Tensor:
+    """`n` mixes sampled from the prior, [n, M, frames] dB, drawn in batches under a fixed
+    seed in a forked random state, so the caller's (training's) state is left as it was."""
+    devices = [model.device] if model.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        return torch.cat([model.generate(min(EVAL_BATCH, n - i), frames)[:, mix].float()
+                          for i in range(0, n, EVAL_BATCH)])
 
 
-def evaluate_manifest(cfg: Config, model, manifest_uri: str) -> dict:
+def _generated(model, frames: int | None, mix: int,
+               reference: FeatureReference | None) -> tuple[dict, float]:
+    """({"similarity_pct": [FRECHET_WINDOWS]}, Fréchet distance) of prior samples against
+    the reference; ({}, NaN) without a reference or without windows (no frame count)."""
+    if reference is None or frames is None:
+        return {}, math.nan
+    fake = prior_mixes(model, FRECHET_WINDOWS, frames, mix)
+    return ({"similarity_pct": similarity_pct(reference, fake).cpu().numpy()},
+            generated_frechet(reference, fake))
+
+
+def _mean(values: np.ndarray | None) -> float:
+    """Mean over the scored entries (not NaN); NaN when there are none."""
+    scored = values[~np.isnan(values)] if values is not None else np.empty(0)
+    return float(scored.mean()) if scored.size else math.nan
+
+
+def summary(scores: WindowScores) -> dict[str, float]:
+    """What `evaluate` reports: each per-window figure averaged over the windows it scored,
+    each per-sample one over the samples, and the totals."""
+    keys = dict.fromkeys([*WINDOW_KEYS, *scores.windows])
+    return {**scores.totals, **{k: _mean(scores.samples.get(k)) for k in SAMPLE_KEYS},
+            **{k: _mean(scores.windows.get(k)) for k in keys}}
+
+
+def evaluate(model: torch.nn.Module, batches, cfg: Config,
+             reference: FeatureReference | None = None) -> dict[str, float]:
+    """All indicators over `batches` averaged (see score_windows and summary)."""
+    return summary(score_windows(model, batches, cfg, reference))
+
+
+def evaluate_manifest(cfg: Config, model, manifest_uri: str,
+                      reference: FeatureReference | None = None) -> dict:
     """Indicators over every window of `manifest_uri` (all splits, through the same
     ingestion as training) plus the files it quarantined."""
     from msvae.data.pipeline import piece_dataset, window_dataset
@@ -112,4 +171,4 @@ def evaluate_manifest(cfg: Config, model, manifest_uri: str) -> dict:
     report = merge(json.loads(r["report"]) for r in pieces.select_columns(["report"]).iter_rows())
     batches = window_dataset(pieces, cfg).iter_batches(batch_size=EVAL_BATCH,
                                                        batch_format="numpy")
-    return {**evaluate(model, batches, cfg), "quarantined": report["quarantined"]}
+    return {**evaluate(model, batches, cfg, reference), "quarantined": report["quarantined"]}

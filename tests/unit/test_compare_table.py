@@ -1,10 +1,15 @@
-"""Comparison arithmetic: means and spreads over seeds, deltas paired by seed."""
+"""Comparison arithmetic: means and spreads over seeds, deltas paired by seed, bootstrap
+intervals over pieces, and the learning rate chosen on validation."""
 
 import math
 
+import numpy as np
 import pytest
 
 from msvae.compare import table
+from msvae.compare.bootstrap import interval, seed_interval
+from msvae.compare.lr_grid import choose_lr, grid, run_count
+from msvae.config import load
 
 RUNS = [
     {"model": "vae", "seed": 0, "recon_error_db": -2.0, "similarity_pct": 50.0},
@@ -13,6 +18,15 @@ RUNS = [
     {"model": "msvae", "seed": 0, "recon_error_db": -8.0, "similarity_pct": 61.0},
 ]
 KEYS = ("recon_error_db", "similarity_pct")
+PIECES = np.array(["a", "a", "b", "c"])  # four test windows of three pieces
+
+
+def _units():
+    """Per-window recon errors whose window means are the RUNS' values."""
+    return {("vae", 0): {"recon_error_db": np.array([-1.0, -1.0, -3.0, -3.0])},
+            ("vae", 1): {"recon_error_db": np.array([-4.0, -4.0, -4.0, -4.0])},
+            ("msvae", 0): {"recon_error_db": np.array([-8.0, -8.0, -6.0, -10.0])},
+            ("msvae", 1): {"recon_error_db": np.array([-9.0, -9.0, -9.0, -9.0])}}
 
 
 def test_aggregate_mean_and_sample_std():
@@ -21,6 +35,7 @@ def test_aggregate_mean_and_sample_std():
     assert models["vae"]["recon_error_db"]["mean"] == pytest.approx(-3.0)
     assert models["vae"]["recon_error_db"]["std"] == pytest.approx(math.sqrt(2.0))
     assert models["msvae"]["similarity_pct"]["values"] == [61.0, 60.0]  # ordered by seed
+    assert math.isnan(models["vae"]["recon_error_db"]["low"])  # no per-window values given
 
 
 def test_deltas_are_paired_by_seed():
@@ -31,16 +46,103 @@ def test_deltas_are_paired_by_seed():
     assert d["similarity_pct"]["mean"] == pytest.approx((11.0 + 6.0) / 2)
 
 
+def test_intervals_bracket_the_mean_and_deltas_pair_windows():
+    groups = {"recon_error_db": PIECES}
+    models = table.aggregate(RUNS, KEYS, _units(), groups)
+    stat = models["vae"]["recon_error_db"]
+    assert stat["low"] <= stat["mean"] <= stat["high"] and stat["low"] < stat["high"]
+    assert math.isnan(models["vae"]["similarity_pct"]["low"])  # no per-unit values: none
+    d = table.deltas(RUNS, "msvae", KEYS, _units(), groups)["vs_vae"]["recon_error_db"]
+    # per window, averaged over seeds: msvae [-8.5, -8.5, -7.5, -9.5], vae [-2.5, -2.5, -3.5,
+    # -3.5]; ours minus theirs, window by window
+    expected = interval(np.array([-6.0, -6.0, -4.0, -6.0]), PIECES)
+    assert (d["low"], d["high"]) == pytest.approx(expected)
+    assert d["low"] <= d["mean"] <= d["high"]
+
+
+def test_a_constant_indicator_has_a_zero_width_interval():
+    low, high = interval(np.full(7, 0.3), np.array(list("aabbbcd")))
+    assert low == pytest.approx(0.3) and high == pytest.approx(0.3)
+
+
+def test_two_pieces_by_hand():
+    # piece a: two windows of 0, piece b: one window of 1. A resample draws aa (mean 0),
+    # ab or ba (1/3) or bb (1), each pair of pieces with chance 1/4, 1/2, 1/4: the 95 %
+    # interval runs from 0 to 1, while a window-level bootstrap would see three windows
+    low, high = interval(np.array([0.0, 0.0, 1.0]), np.array(["a", "a", "b"]))
+    assert (low, high) == (0.0, 1.0)
+    # unscored windows (NaN) are left out; nothing scored: no interval
+    assert interval(np.array([0.0, np.nan, 0.0]), np.array(["a", "b", "c"])) == (0.0, 0.0)
+    assert all(math.isnan(v) for v in interval(np.array([np.nan]), np.array(["a"])))
+    # the same seed gives the same interval; seeds are averaged window by window first
+    values = np.arange(12.0)
+    pieces = np.repeat(list("abcdef"), 2)
+    assert interval(values, pieces) == interval(values, pieces)
+    assert seed_interval([values, values + 2], pieces) == interval(values + 1, pieces)
+
+
+def test_floor_stats_give_mean_and_interval():
+    stats = table.floor_stats({"time_mean": {"temporal_fidelity": np.zeros(4)},
+                               "pca": {"lsd_db": np.array([1.0, 3.0, 2.0, 2.0])}}, PIECES)
+    assert stats["time_mean"]["temporal_fidelity"] == {"mean": 0.0, "low": 0.0, "high": 0.0}
+    assert stats["pca"]["lsd_db"]["mean"] == 2.0
+    assert stats["pca"]["lsd_db"]["low"] <= 2.0 <= stats["pca"]["lsd_db"]["high"]
+
+
 def test_markdown_names_every_model_and_says_better_or_worse():
     runs = [{**r, "lsd_db": 10.0, "frechet_distance": 5.0, "active_units": 3,
-             "temporal_fidelity": 0.5} for r in RUNS]
-    floors = {"time_mean": {"recon_error_db": -7.5, "temporal_fidelity": 0.0}}
-    text = table.markdown(table.aggregate(runs), table.deltas(runs, "msvae"), "msvae", floors)
+             "temporal_fidelity": 0.5, "recon_similarity_pct": 90.0,
+             "fill/temporal_fidelity": math.nan, "fill/similarity_pct": math.nan}
+            for r in RUNS]
+    units, groups = _units(), {"recon_error_db": PIECES}
+    floors = {"time_mean": {"recon_error_db": {"mean": -7.5, "low": -8.0, "high": -7.0},
+                            "temporal_fidelity": {"mean": 0.0, "low": 0.0, "high": 0.0}}}
+    text = table.markdown(table.aggregate(runs, units=units, groups=groups),
+                          table.deltas(runs, "msvae", units=units, groups=groups), "msvae",
+                          floors)
     floor = next(line for line in text.splitlines() if line.startswith("| floor: time mean"))
-    assert floor.startswith("| floor: time mean | -7.50 | n/a |")  # no LSD given: n/a
-    assert floor.count("n/a") == 4 and "| 0.00 |" in floor  # 6 indicators, 2 given
+    assert floor.startswith("| floor: time mean | -7.50 [-8.00, -7.00] | n/a |")  # no LSD
+    assert floor.count("n/a") == 7 and "| 0.00 [0.00, 0.00] |" in floor  # 9 columns, 2 given
     assert "| vae |" in text and "| msvae |" in text
     row = next(line for line in text.splitlines() if line.startswith("| vae | -5.50"))
-    assert row.startswith("| vae | -5.50 ± 0.71 (better)")  # lower error is better
-    assert "8.50 ± 3.54 (better)" in row  # higher similarity is better
-    assert "| -3.00 ± 1.41 |" in text  # vae's own mean ± std
+    assert row.startswith("| vae | -5.50 ± 0.71 [")  # lower error is better
+    assert "] (better)" in row.split("|")[2]
+    assert "8.50 ± 3.54 (better)" in row  # higher similarity is better; no interval given
+    assert "| -3.00 ± 1.41 [" in text  # vae's own mean ± std [interval]
+    assert "| 5.00 ± 0.00 |" in text  # Fréchet: one number per run, no interval
+
+
+def test_the_learning_rate_with_the_best_validation_score_is_chosen():
+    assert choose_lr({1e-3: 0.2, 3e-3: 0.4}) == 3e-3
+    assert choose_lr({1e-3: 0.4, 3e-3: 0.4}) == 1e-3  # a tie keeps the first
+    assert choose_lr({1e-3: math.nan, 3e-3: 0.1, 1e-2: None}) == 3e-3  # unscored runs lose
+    assert choose_lr({3e-3: None, 1e-3: math.nan}) == 3e-3  # nothing scored: the first
+    cfg = load(overrides=["compare.lrs=[1.0e-3, 3.0e-3]", "compare.seeds=[0, 1, 2]"])
+    assert grid(cfg) == [1e-3, 3e-3] and run_count(cfg) == 3 * (2 + 2)
+    assert grid(load(overrides=["train.lr=0.002"])) == [0.002]  # no grid: train.lr
+
+
+def test_report_says_what_the_intervals_are(tmp_path):
+    from msvae.compare.report import bar_chart, report_markdown
+
+    runs = [{**r, **{k: 1.0 for k in table.INDICATORS if k not in r}} for r in RUNS]
+    units, groups = _units(), {"recon_error_db": PIECES}
+    models = table.aggregate(runs, units=units, groups=groups)
+    result = {
+        "name": "t", "ours": "msvae", "dataset": "s3://x", "models": models,
+        "deltas": table.deltas(runs, "msvae", units=units, groups=groups), "floors": {},
+        "budget": {"steps": 2, "batch_size": 8, "workers": 1, "seeds": [0, 1],
+                   "test_windows": 4, "test_pieces": 3},
+        "intervals": {"level": 0.95, "resamples": 1000, "pieces": 3, "samples": 200},
+        "lr": {"metric": "valid/temporal_fidelity", "seed": 0, "grid": [1e-3, 3e-3],
+               "models": {"vae": {"chosen": 3e-3, "runs": [
+                   {"lr": 1e-3, "run": "t-vae-s0-lr0.001", "valid_score": 0.1},
+                   {"lr": 3e-3, "run": "t-vae-s0-lr0.003", "valid_score": 0.2}]}}},
+        "paper": {"vs_vae": {"recon_error_db": -23.0, "similarity_pct": 18.0}}}
+    text = report_markdown(result)
+    assert "95 % bootstrap intervals over the 3 test pieces" in text
+    assert "| vae | 0.003 (chosen) | 0.200 | t-vae-s0-lr0.003 |" in text
+    assert "| vae | 0.001 | 0.100 | t-vae-s0-lr0.001 |" in text
+    paper = next(line for line in text.splitlines() if line.startswith("| vae | -23 |"))
+    assert "| -5.50 ± 0.71 [" in paper and "| +18 | 8.50 ± 3.54 |" in paper
+    assert bar_chart(models, tmp_path / "bars.png").stat().st_size > 0

@@ -46,6 +46,9 @@ def test_extends_merges_sections(tmp_path):
     (["data.window_s=-1"], "data.window_s"),
     (["data.reference=vocal", "data.sources=[mix]"], "data.reference"),
     (["model.heads=3"], "model.heads"),
+    (["corpus.test_share=0.6"], "corpus.test_share"),
+    (["corpus.valid_share=0.5", "corpus.test_share=0.5"], "corpus.test_share"),
+    (["compare.lrs=[1.0e-3, 0]"], "compare.lrs[1]"),
 ])
 def test_errors_name_the_key(overrides, key):
     with pytest.raises(ConfigError) as err:

@@ -4,7 +4,13 @@ import pytest
 import torch
 
 from msvae.config import load
-from msvae.evaluate.floors import FramePCA, floor_scores, latents_per_frame, time_mean
+from msvae.evaluate.floors import (
+    FramePCA,
+    floor_scores,
+    floor_windows,
+    latents_per_frame,
+    time_mean,
+)
 from msvae.evaluate.indicators import temporal_fidelity
 from msvae.model import build_model
 
@@ -60,8 +66,12 @@ def test_floor_scores_report_both_floors_on_every_indicator():
     train, test = _moving(0, t=32), _moving(1, t=32)
     floors = floor_scores(train, test, k=8)  # k = M: the PCA is exact
     assert set(floors) == {"time_mean", "pca"}
-    assert set(floors["pca"]) == {"recon_error_db", "lsd_db", "similarity_pct",
+    assert set(floors["pca"]) == {"recon_error_db", "lsd_db", "recon_similarity_pct",
                                   "temporal_fidelity"}
     assert floors["time_mean"]["temporal_fidelity"] == 0.0
     assert floors["pca"]["temporal_fidelity"] == pytest.approx(1.0)
     assert floors["pca"]["lsd_db"] == pytest.approx(0.0, abs=1e-9)
+    per_window = floor_windows(train, test, k=8)
+    assert per_window["pca"]["lsd_db"].shape == (3,)  # one value per test window
+    assert floors["time_mean"]["lsd_db"] == pytest.approx(
+        float(per_window["time_mean"]["lsd_db"].mean()))

@@ -115,13 +115,17 @@ def test_save_refuses_an_invalid_table(cfg, tmp_path):
     assert not (tmp_path / "m.csv").exists()
 
 
-def test_splits_are_stable_seeded_and_roughly_80_10_10():
+def test_splits_are_stable_seeded_and_follow_the_shares():
     pieces = [f"piece{i}" for i in range(2000)]
-    splits = [assign_split(p, 0) for p in pieces]
-    assert splits == [assign_split(p, 0) for p in pieces]
-    assert splits != [assign_split(p, 1) for p in pieces]
+    splits = [assign_split(p, 0, 0.1, 0.1) for p in pieces]
+    assert splits == [assign_split(p, 0, 0.1, 0.1) for p in pieces]
+    assert splits != [assign_split(p, 1, 0.1, 0.1) for p in pieces]
     share = {s: splits.count(s) / len(splits) for s in ("train", "valid", "test")}
     assert 0.75 < share["train"] < 0.85 and 0.07 < share["valid"] < 0.13
+    wider = [assign_split(p, 0, 0.1, 0.2) for p in pieces]
+    assert 0.17 < wider.count("test") / len(wider) < 0.23
+    assert 0.07 < wider.count("valid") / len(wider) < 0.13
+    assert {assign_split(p, 0, 0.0, 0.0) for p in pieces} == {"train"}
 
 
 def test_fill_empty_splits_moves_train_pieces_only_when_needed():
@@ -137,3 +141,15 @@ def test_fill_empty_splits_moves_train_pieces_only_when_needed():
     few = pd.DataFrame([{"piece": p, "source": s, "split": "train"}
                         for p in "ab" for s in ("mix", "vocal")])
     assert (fill_empty_splits(few)["split"] == "train").all()
+
+
+def test_split_shares_change_the_build_key_not_the_render_key():
+    from msvae.config import load
+    from msvae.corpus.build import build_key, render_key, with_splits
+
+    cfg, wider = load(), load(overrides=["corpus.test_share=0.2"])
+    assert build_key(cfg, 8, 0) != build_key(wider, 8, 0)
+    assert render_key(cfg, 8, 0) == render_key(wider, 8, 0)  # the rendered audio is reused
+    rows = [{"piece": f"piece{i}", "source": "mix"} for i in range(200)]
+    assert [r["split"] for r in with_splits(wider, rows, 0)] == [
+        assign_split(f"piece{i}", 0, 0.1, 0.2) for i in range(200)]

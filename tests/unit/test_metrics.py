@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -11,9 +12,10 @@ from msvae.evaluate.indicators import (
     frechet_distance,
     lsd_db,
     recon_error_db,
-    similarity_pct,
+    recon_similarity_pct,
 )
-from msvae.evaluate.score import evaluate
+from msvae.evaluate.reference import FRECHET_WINDOWS, FeatureReference
+from msvae.evaluate.score import evaluate, prior_mixes, score_windows, summary
 from msvae.model import build_model
 
 torch.set_num_threads(1)
@@ -50,12 +52,12 @@ def test_cepstral_features_hand_value():
     assert torch.allclose(feats, expected, atol=1e-9)
 
 
-def test_similarity_pct_hand_values():
+def test_recon_similarity_pct_hand_values():
     a, b = _window(10 * _dct_row(1)), _window(10 * _dct_row(2))
-    assert float(similarity_pct(a, a - 12.0)) == pytest.approx(100.0)  # level-invariant
-    assert float(similarity_pct(a, b)) == pytest.approx(0.0, abs=1e-9)
+    assert float(recon_similarity_pct(a, a - 12.0)) == pytest.approx(100.0)  # level-invariant
+    assert float(recon_similarity_pct(a, b)) == pytest.approx(0.0, abs=1e-9)
     both = _window(10 * (_dct_row(1) + _dct_row(2)))
-    assert float(similarity_pct(a, both)) == pytest.approx(100 / math.sqrt(2))
+    assert float(recon_similarity_pct(a, both)) == pytest.approx(100 / math.sqrt(2))
 
 
 def test_frechet_distance_hand_values():
@@ -69,24 +71,63 @@ def test_frechet_distance_hand_values():
     assert frechet_distance(centred, 2 * centred) == pytest.approx(trace, rel=1e-6)
 
 
-@pytest.mark.parametrize("kind", ["vae", "msvae"])
-def test_evaluate_returns_every_indicator(kind):
+def _tiny(kind):
     torch.manual_seed(0)
     cfg = load(overrides=[f"model.kind={kind}", "data.n_mels=16", "model.channels=16",
                           "model.latent_dim=4", "model.heads=2", "model.attention_depth=1"])
-    model = build_model(cfg).train()
     x = -50 + 10 * torch.randn(4, 4, 16, 32)
     mask = torch.ones(4, 4, dtype=torch.bool)
     mask[3, 0] = False  # one window without a mix is left out of the mix figures
-    batches = [{"x": x.numpy(), "mask": mask.numpy()}, {"x": x, "mask": mask}]
-    scores = evaluate(model, batches, cfg)
+    return cfg, build_model(cfg).train(), [{"x": x.numpy(), "mask": mask.numpy()},
+                                           {"x": x, "mask": mask}]
+
+
+@pytest.mark.parametrize("kind", ["vae", "msvae"])
+def test_evaluate_returns_every_indicator(kind):
+    cfg, model, batches = _tiny(kind)
+    reference = FeatureReference.from_windows(-50 + 10 * torch.randn(40, 16, 32))
+    scores = evaluate(model, batches, cfg, reference)
     levels = 1 if kind == "vae" else cfg.model.levels
-    keys = {"recon_error_db", "lsd_db", "similarity_pct", "temporal_fidelity",
-            "frechet_distance", "active_units", "windows",
+    keys = {"recon_error_db", "lsd_db", "recon_similarity_pct", "similarity_pct",
+            "temporal_fidelity", "frechet_distance", "active_units", "windows",
             *(f"kl_level{i}" for i in range(levels))}
     assert keys <= scores.keys() and scores["windows"] == 6
     assert all(math.isfinite(scores[k]) for k in keys)
     assert model.training  # evaluate restores the mode it found
     assert ("recon_error_db/vocal" in scores) == (kind == "msvae")
     # only msvae reads the stems, so only it can generate the mix from them
-    assert math.isfinite(scores["fill/temporal_fidelity"]) == (kind == "msvae")
+    for key in ("fill/temporal_fidelity", "fill/similarity_pct"):
+        assert math.isfinite(scores[key]) == (kind == "msvae"), key
+    # without a reference the generated-audio figures are NaN, the rest unchanged
+    plain = evaluate(model, batches, cfg)
+    for key in ("similarity_pct", "fill/similarity_pct", "frechet_distance"):
+        assert math.isnan(plain[key]), key
+    assert plain["recon_similarity_pct"] == pytest.approx(scores["recon_similarity_pct"])
+
+
+def test_score_windows_keeps_every_window_and_summary_averages_them():
+    cfg, model, batches = _tiny("msvae")
+    reference = FeatureReference.from_windows(-50 + 10 * torch.randn(40, 16, 32))
+    scores = score_windows(model, batches, cfg, reference)
+    for key in ("recon_error_db", "temporal_fidelity", "fill/temporal_fidelity"):
+        values = scores.windows[key]
+        assert values.shape == (8,), key  # one per input row, in order
+        assert np.isnan(values[[3, 7]]).all() and np.isfinite(np.delete(values, [3, 7])).all()
+    assert scores.samples["similarity_pct"].shape == (FRECHET_WINDOWS,)
+    averaged = summary(scores)
+    assert averaged["lsd_db"] == pytest.approx(np.nanmean(scores.windows["lsd_db"]))
+    assert averaged["similarity_pct"] == pytest.approx(scores.samples["similarity_pct"].mean())
+    # the prior samples use a fixed seed: the same figures again
+    assert score_windows(model, batches, cfg, reference).totals["frechet_distance"] == \
+        pytest.approx(scores.totals["frechet_distance"])
+
+
+def test_prior_samples_are_seeded_and_leave_the_random_state_alone():
+    cfg, model, _ = _tiny("vae")
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    a = prior_mixes(model, 40, 32, cfg.data.sources.index("mix"))
+    assert torch.equal(torch.rand(3), expected)  # the caller's stream goes on untouched
+    assert a.shape == (40, 16, 32)
+    assert torch.equal(a, prior_mixes(model, 40, 32, cfg.data.sources.index("mix")))

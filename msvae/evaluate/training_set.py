@@ -1,0 +1,38 @@
+"""Mix windows read from one split of a dataset (Ray Data) for scoring: the training
+reference of the generated-audio figures, and the frame-PCA floor's fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from msvae.config import Config
+from msvae.errors import MsvaeError
+from msvae.evaluate.reference import REFERENCE_WINDOWS, FeatureReference
+from msvae.manifest import is_manifest
+
+READ_BATCH = 256  # windows per batch read back to the driver
+
+
+class NoTrainingMix(MsvaeError):
+    """The training split has no window with a mix to build the reference from."""
+
+
+def split_mixes(cfg: Config, uri: str, split: str, limit: int) -> torch.Tensor:
+    """The mix windows [n, M, T] dB among the first `limit` rows of `split` of `uri` (prepared
+    shards, or a manifest through ingestion), rows without a mix left out."""
+    from msvae.data.pipeline import build_dataset, load_prepared
+
+    data = build_dataset(cfg, uri, split) if is_manifest(uri) else load_prepared(cfg, uri, split)
+    mix = cfg.data.sources.index("mix")
+    parts = [batch["x"][batch["mask"][:, mix], mix] for batch in data.limit(limit).iter_batches(
+        batch_size=READ_BATCH, batch_format="numpy")]
+    return torch.from_numpy(np.concatenate(parts)) if parts else torch.empty(0)
+
+
+def training_reference(cfg: Config, uri: str) -> FeatureReference:
+    """The FeatureReference of up to REFERENCE_WINDOWS training mix windows of `uri`."""
+    mixes = split_mixes(cfg, uri, "train", REFERENCE_WINDOWS)
+    if not len(mixes):
+        raise NoTrainingMix(f"{uri}: no training window with a mix to build the reference from")
+    return FeatureReference.from_windows(mixes)
