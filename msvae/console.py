@@ -55,10 +55,15 @@ def add_json_flag(parser, what: str) -> None:
     parser.add_argument("--json", action="store_true", help=f"print {what} as JSON")
 
 
-def print_json(obj) -> None:
-    """Print `obj` as indented JSON on the real stdout; NaN and infinities become null."""
+def to_json(obj) -> str:
+    """`obj` as indented, standard JSON: NaN and infinities become null, other objects str."""
     obj = json.loads(json.dumps(obj, default=_plain), parse_constant=lambda _: None)
-    print(json.dumps(obj, indent=2), file=_json_out, flush=True)
+    return json.dumps(obj, indent=2)
+
+
+def print_json(obj) -> None:
+    """Print `obj` as JSON (`to_json`) on the real stdout."""
+    print(to_json(obj), file=_json_out, flush=True)
 
 
 @contextlib.contextmanager

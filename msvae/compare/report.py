@@ -3,7 +3,6 @@ storage and to the parent MLflow run."""
 
 from __future__ import annotations
 
-import json
 import math
 import tempfile
 from pathlib import Path
@@ -14,6 +13,7 @@ from mlflow import MlflowClient
 from msvae import storage
 from msvae.compare import table
 from msvae.config import Config
+from msvae.console import to_json
 from msvae.evaluate.plots import curves, mel_grid, pyplot, save
 
 COLOURS = ["tab:gray", "tab:blue", "tab:red", "tab:pink"]
@@ -59,7 +59,7 @@ def write_report(cfg: Config, result: dict, mels: dict, histories: dict) -> str:
                           folder / "mels.png", "one held-out test window"),
                  curves(histories, folder / "curves.png", "loss and KL (first seed)")]
         (folder / "report.md").write_text(report_markdown(result))
-        (folder / "compare.json").write_text(json.dumps(result, indent=2))
+        (folder / "compare.json").write_text(to_json(result))
         files += [folder / "report.md", folder / "compare.json"]
         for path in files:
             storage.write_bytes(cfg, storage.join(out, path.name), path.read_bytes())
@@ -73,7 +73,8 @@ def report_markdown(result: dict) -> str:
     return "\n".join([
         f"# msvae compare: {result['name']}", "",
         f"Each model trained for {b['steps']} steps (batch {b['batch_size']} per worker, "
-        f"{b['workers']} workers) on `{result['dataset']}`, seeds {b['seeds']}, at the "
+        f"{b['workers']} worker{'s' * (b['workers'] != 1)}) on `{result['dataset']}`, "
+        f"seeds {b['seeds']}, at the "
         "learning rate chosen on validation (below); scored on the "
         f"{b['test_windows']} windows of the {b['test_pieces']} held-out test pieces: every "
         f"model is given only the mix and scored on the mix; \"{result['ours']} "

@@ -130,10 +130,18 @@ def markdown(models: dict, delta: dict, ours: str, floors: dict | None = None) -
     lines += ["", *_head(f"{ours} minus", HEADLINE, DELTA_UNITS.get)]
     for name, row in delta.items():
         lines.append(f"| {name[3:]} | " + " | ".join(
-            f"{cell(row[k])} ({'better' if _better(k, row[k]['mean']) else 'worse'})"
+            f"{cell(row[k])} ({verdict(k, row[k])})"
             if math.isfinite(row[k]["mean"]) else "n/a" for k in HEADLINE) + " |")
     return "\n".join(lines)
 
 
-def _better(key: str, delta: float) -> bool:
-    return delta > 0 if INDICATORS[key][2] else delta < 0
+def verdict(key: str, delta: dict) -> str:
+    """'better', 'worse' or 'no clear difference' for a delta of `key` ({mean, low, high}):
+    by its interval where it has one (one that holds 0 is no clear difference), else by the
+    sign of its mean."""
+    low, high = delta.get("low", math.nan), delta.get("high", math.nan)
+    sign = (math.copysign(1.0, low) if low * high > 0 else 0.0) if math.isfinite(low * high) \
+        else math.copysign(1.0, delta["mean"]) if delta["mean"] else 0.0
+    if not sign:
+        return "no clear difference"
+    return "better" if (sign > 0) == INDICATORS[key][2] else "worse"

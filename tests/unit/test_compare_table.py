@@ -146,3 +146,13 @@ def test_report_says_what_the_intervals_are(tmp_path):
     paper = next(line for line in text.splitlines() if line.startswith("| vae | -23 |"))
     assert "| -5.50 ± 0.71 [" in paper and "| +18 | 8.50 ± 3.54 |" in paper
     assert bar_chart(models, tmp_path / "bars.png").stat().st_size > 0
+
+
+def test_verdict_reads_the_interval_then_the_mean():
+    # reconstruction error: lower is better; similarity: higher is better
+    assert table.verdict("recon_error_db", {"mean": -2.0, "low": -3.0, "high": -1.0}) == "better"
+    assert table.verdict("similarity_pct", {"mean": -2.0, "low": -3.0, "high": -1.0}) == "worse"
+    assert table.verdict("recon_error_db", {"mean": -0.5, "low": -1.0, "high": 0.5}) == \
+        "no clear difference"
+    assert table.verdict("recon_error_db", {"mean": 0.4}) == "worse"
+    assert table.verdict("recon_error_db", {"mean": 0.0}) == "no clear difference"
