@@ -33,7 +33,24 @@ def smoke_manifest(services):
 
 
 @pytest.fixture(scope="session")
-def smoke_model(services, smoke_manifest):
+def smoke_prepared(services, smoke_manifest):
+    """The smoke corpus prepared into Parquet shards once (the demo's path), for runs that
+    do not test streaming from a manifest: they read shards instead of decoding again."""
+    import ray
+
+    from msvae.data.prepare import prepared_for
+    from msvae.ray_start import init_ray
+
+    cfg = load("configs/smoke.yaml", [f"services.state_dir={services.services.state_dir}"])
+    init_ray()
+    try:
+        return prepared_for(cfg, smoke_manifest)[0]
+    finally:
+        ray.shutdown()  # tests that start their own Ray (a two-node cluster) find none
+
+
+@pytest.fixture(scope="session")
+def smoke_model(services, smoke_prepared):
     """configs/smoke.yaml trained on 2 workers and registered as `smoke`: (TrainResult,
     Registered, two validation rows taken before Ray is shut down)."""
     import ray
@@ -42,7 +59,7 @@ def smoke_model(services, smoke_manifest):
     from msvae.train.launch import train
 
     cfg = load("configs/smoke.yaml", [f"services.state_dir={services.services.state_dir}",
-                                      f"train.dataset={smoke_manifest}", "train.workers=2",
+                                      f"train.dataset={smoke_prepared}", "train.workers=2",
                                       "tracking.model_name=smoke"])
     try:
         result = train(cfg, run_name="smoke-two-workers")

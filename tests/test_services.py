@@ -34,17 +34,43 @@ def _our_pids(state: dict) -> list[int]:
     return pids
 
 
-def test_object_survives_restart_and_down_leaves_no_process(tmp_path):
+def _objects(cfg) -> dict[str, bytes]:
+    """Every object of the bucket, directory markers included, key -> body."""
+    client = storage.boto3_client(cfg)
+    keys = [o["Key"] for page in client.get_paginator("list_objects_v2").paginate(
+        Bucket="msvae") for o in page.get("Contents", [])]
+    return {k: client.get_object(Bucket="msvae", Key=k)["Body"].read() for k in keys}
+
+
+def _write_what_ray_writes(cfg) -> None:
+    """An object through s3fs, pyarrow's directory markers (keys ending in "/") and a
+    Parquet dataset as Ray's writer makes them, and a checkpoint that sorts after them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with storage.s3_filesystem(cfg).open("msvae/dir/hello.bin", "wb") as fh:
+        fh.write(b"\x00multi-source\xff")
+    fs, path = storage.pyarrow_filesystem(cfg, "s3://msvae/prepared")
+    fs.create_dir(f"{path}/split=train")
+    pq.write_to_dataset(pa.table({"x": [1.0, 2.0, 3.0]}), f"{path}/split=train", filesystem=fs)
+    storage.write_bytes(cfg, "s3://msvae/runs/r/checkpoint_000001/state.pt", b"\x01" * 99)
+
+
+def test_down_up_keeps_every_object_and_leaves_no_process(tmp_path):
+    """A clean down/up keeps every object, directory markers, a Parquet dataset and what
+    sorts after a marker included, and `down` leaves none of its processes."""
+    import pyarrow.parquet as pq
+
     cfg = load(overrides=[f"services.state_dir={tmp_path}"])
     assert _cli("services", "up", state_dir=tmp_path).returncode == 0
     again = _cli("services", "up", state_dir=tmp_path)
     assert again.returncode == 0 and "already up" in again.stdout
 
-    fs = storage.s3_filesystem(cfg)
-    with fs.open("msvae/dir/hello.bin", "wb") as fh:
-        fh.write(b"\x00multi-source\xff")
+    _write_what_ray_writes(cfg)
     body = storage.boto3_client(cfg).get_object(Bucket="msvae", Key="dir/hello.bin")["Body"]
     assert body.read() == b"\x00multi-source\xff"
+    before = _objects(cfg)
+    assert any(k.endswith("/") for k in before) and len(before) >= 4
 
     pids = _our_pids(read_state(cfg))
     assert _cli("services", "down", state_dir=tmp_path).returncode == 0
@@ -56,43 +82,12 @@ def test_object_survives_restart_and_down_leaves_no_process(tmp_path):
 
     assert _cli("services", "up", state_dir=tmp_path).returncode == 0
     try:
-        assert storage.read_bytes(cfg, "s3://msvae/dir/hello.bin") == b"\x00multi-source\xff"
-        report = json.loads(_cli("services", "status", "--json", state_dir=tmp_path).stdout)
-        assert report["s3"]["answering"] and report["mlflow"]["answering"]
-    finally:
-        _cli("services", "down", state_dir=tmp_path)
-
-
-def _objects(cfg) -> dict[str, bytes]:
-    """Every object of the bucket, directory markers included, key -> body."""
-    client = storage.boto3_client(cfg)
-    keys = [o["Key"] for page in client.get_paginator("list_objects_v2").paginate(
-        Bucket="msvae") for o in page.get("Contents", [])]
-    return {k: client.get_object(Bucket="msvae", Key=k)["Body"].read() for k in keys}
-
-
-def test_down_up_keeps_directory_markers_parquet_and_what_sorts_after(tmp_path):
-    """pyarrow's directory markers (keys ending in "/") and a Parquet dataset survive a
-    clean down/up, and so do the objects that sort after a marker (a checkpoint)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    cfg = load(overrides=[f"services.state_dir={tmp_path}"])
-    assert _cli("services", "up", state_dir=tmp_path).returncode == 0
-    try:
-        fs, path = storage.pyarrow_filesystem(cfg, "s3://msvae/prepared")
-        fs.create_dir(f"{path}/split=train")  # a marker object, as Ray's writer makes
-        pq.write_to_dataset(pa.table({"x": [1.0, 2.0, 3.0]}), f"{path}/split=train",
-                            filesystem=fs)
-        storage.write_bytes(cfg, "s3://msvae/runs/r/checkpoint_000001/state.pt", b"\x01" * 99)
-        before = _objects(cfg)
-        assert any(k.endswith("/") for k in before) and len(before) >= 3
-        assert _cli("services", "down", state_dir=tmp_path).returncode == 0
-        assert _cli("services", "up", state_dir=tmp_path).returncode == 0
         assert _objects(cfg) == before
         fs, path = storage.pyarrow_filesystem(cfg, "s3://msvae/prepared")  # the new port
         table = pq.read_table(f"{path}/split=train", filesystem=fs)
         assert table.column("x").to_pylist() == [1.0, 2.0, 3.0]
+        report = json.loads(_cli("services", "status", "--json", state_dir=tmp_path).stdout)
+        assert report["s3"]["answering"] and report["mlflow"]["answering"]
     finally:
         _cli("services", "down", state_dir=tmp_path)
 

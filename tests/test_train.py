@@ -29,9 +29,9 @@ def local_ray():
     ray.shutdown()
 
 
-def _cfg(services, smoke_manifest, *overrides):
+def _cfg(services, dataset, *overrides):
     return load("configs/smoke.yaml", [f"services.state_dir={services.services.state_dir}",
-                                       f"train.dataset={smoke_manifest}", *overrides])
+                                       f"train.dataset={dataset}", *overrides])
 
 
 def test_two_workers_train_checkpoint_register_and_generate(smoke_model):
@@ -93,8 +93,8 @@ def _kill_a_worker_after(run_name: str, step: int, client: MlflowClient, experim
         time.sleep(0.5)
 
 
-def test_killed_worker_resumes_from_checkpoint(services, smoke_manifest, local_ray):
-    cfg = _cfg(services, smoke_manifest, "train.workers=2", "train.steps=12",
+def test_killed_worker_resumes_from_checkpoint(services, smoke_prepared, local_ray):
+    cfg = _cfg(services, smoke_prepared, "train.workers=2", "train.steps=12",
                "train.checkpoint_every=3", "train.eval_every=12", "train.max_failures=2",
                "tracking.experiment=resume-test")
     client = MlflowClient(connect(cfg))
@@ -158,7 +158,7 @@ def test_non_finite_loss_stops_every_rank_with_one_line(services, local_ray):
     assert "lower train.lr" in str(err.value) and "\n" not in str(err.value)
 
 
-def test_sigterm_ends_the_run_killed_and_stops_its_ray_processes(services, smoke_manifest):
+def test_sigterm_ends_the_run_killed_and_stops_its_ray_processes(services, smoke_prepared):
     """`kill <msvae pid>` mid-training: exit 130 within seconds, the MLflow run KILLED (it
     was RUNNING before), and every process it started (local Ray, workers) gone."""
     import os
@@ -168,7 +168,7 @@ def test_sigterm_ends_the_run_killed_and_stops_its_ray_processes(services, smoke
 
     cmd = [sys.executable, "-m", "msvae", "train", "--config", "configs/smoke.yaml",
            "--run-name", "sigterm", "--set", f"services.state_dir={services.services.state_dir}",
-           "--set", f"train.dataset={smoke_manifest}", "--set", "train.steps=100000",
+           "--set", f"train.dataset={smoke_prepared}", "--set", "train.steps=100000",
            "--set", "tracking.experiment=signals"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             env={k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"})

@@ -134,9 +134,12 @@ def _report_step(step: int, parts: dict, throughput: float, model, optimizer, ra
     metrics = {"step": step, "train/loss": float(parts["loss"]), "windows_per_s": throughput}
     if evaluate_now and rank == 0:
         model.eval()
+        started = time.perf_counter()
         with torch.no_grad(), autocast(ray.train.torch.get_device()):
             scores = evaluate(_unwrap(model), validation, cfg)
         metrics.update({f"valid/{k}": v for k, v in scores.items()})
+        # the other ranks wait this long at the report barrier
+        metrics["valid_seconds"] = time.perf_counter() - started
         logger.metrics({k: v for k, v in metrics.items() if k != "step"}, step)
     _report(step, metrics, model, optimizer, rank, save=checkpoint_now)
 
