@@ -123,6 +123,10 @@ class ModelConfig:
                               doc="msvae training: share of rows whose stems are all hidden "
                               "from the encoder, so it learns the headline case (only the mix "
                               "at test time)")
+    stems_only_rows: float = _f(0.0, min=0.0, max=1.0,
+                                doc="msvae training: share of rows whose mix is hidden from the "
+                                "encoder (still reconstructed), so it learns the fill-in case: "
+                                "the mix from the stems alone")
 
 
 @dataclass
@@ -312,6 +316,8 @@ def _cross_checks(cfg: Config) -> None:
             raise ConfigError(f"compare.lrs[{i}]: {lr} is not in (0, 10]")
     if cfg.corpus.valid_share + cfg.corpus.test_share >= 1:
         raise ConfigError("corpus.test_share: with corpus.valid_share it leaves no train share")
+    if cfg.model.mix_only_rows + cfg.model.stems_only_rows > 1:
+        raise ConfigError("model.stems_only_rows: with model.mix_only_rows, more than every row")
     if cfg.corpus.min_seconds > cfg.corpus.max_seconds:
         raise ConfigError("corpus.min_seconds: longer than corpus.max_seconds")
 

@@ -67,12 +67,13 @@ class AudioVAE(nn.Module):
         multi = len(self.in_slots) > 1
         self.source_dropout = cfg.model.source_dropout if multi else 0.0
         self.mix_only_rows = cfg.model.mix_only_rows if multi else 0.0
+        self.stems_only_rows = cfg.model.stems_only_rows if multi else 0.0
         self.mix_in = self.in_slots.index(cfg.data.sources.index("mix"))
 
     def forward(self, x, mask, sample: bool | None = None) -> ModelOutput:
         """x [B, S, M, T] dB, mask [B, S] presence; samples z in training, uses means in eval."""
         sample = self.training if sample is None else sample
-        hiding = self.source_dropout > 0 or self.mix_only_rows > 0
+        hiding = self.source_dropout > 0 or self.mix_only_rows > 0 or self.stems_only_rows > 0
         return self._run(x, mask, sample, hide=self.training and hiding)
 
     @torch.no_grad()
@@ -107,14 +108,19 @@ class AudioVAE(nn.Module):
 
     def _hide(self, seen: torch.Tensor) -> torch.Tensor:
         """Training-time hiding: each present source with chance source_dropout (never all
-        of a row's), then a mix_only_rows share of rows that have a mix keep only the mix."""
+        of a row's), then, of the rows that have a mix and a stem, a mix_only_rows share keep
+        only the mix and a stems_only_rows share only their stems (the fill-in case)."""
         kept = seen & (torch.rand(seen.shape, device=seen.device) >= self.source_dropout)
         seen = torch.where(kept.any(dim=1, keepdim=True), kept, seen)
-        only_mix = (torch.rand(seen.shape[0], device=seen.device) < self.mix_only_rows) & \
-            seen[:, self.mix_in]
-        mix_alone = torch.zeros_like(seen)
-        mix_alone[:, self.mix_in] = True
-        return torch.where(only_mix[:, None], mix_alone, seen)
+        mix = torch.zeros_like(seen)
+        mix[:, self.mix_in] = True
+        both = seen[:, self.mix_in] & (seen & ~mix).any(dim=1)
+        draw = torch.rand(seen.shape[0], device=seen.device)
+        only_mix = both & (draw < self.mix_only_rows)
+        only_stems = both & (draw >= self.mix_only_rows) & (
+            draw < self.mix_only_rows + self.stems_only_rows)
+        seen = torch.where(only_stems[:, None], seen & ~mix, seen)
+        return torch.where(only_mix[:, None], mix, seen)
 
     @property
     def device(self) -> torch.device:

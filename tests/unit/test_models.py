@@ -90,6 +90,22 @@ def test_mix_only_rows_hide_every_stem_in_training():
     assert not torch.equal(always(x, mask).recon, always(stems_moved, mask).recon)
 
 
+def test_stems_only_rows_hide_the_mix_in_training():
+    torch.manual_seed(0)
+    x, mask = batch()
+    mix_moved = x.clone()
+    mix_moved[:, 0] += 40 * torch.randn_like(x[:, 0])
+    always = build_model(tiny("msvae", "model.source_dropout=0.0", "model.stems_only_rows=1.0"))
+    always.train()
+    torch.manual_seed(1)
+    a = always(x, mask, sample=False).recon
+    torch.manual_seed(1)
+    b = always(mix_moved, mask, sample=False).recon
+    assert torch.equal(a, b)  # the mix never reached the encoder: its rows all have stems
+    always.eval()
+    assert not torch.equal(always(x, mask).recon, always(mix_moved, mask).recon)
+
+
 def test_no_present_source_is_finite():
     model = build_model(tiny("msvae")).eval()
     x, mask = batch()
