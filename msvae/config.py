@@ -142,6 +142,8 @@ class ObjectiveConfig:
     kl_balance: bool = _f(False)
     sigma_db: float = _f(5.0, min=0.01, max=100.0,
                          doc="decoder noise std of the Gaussian likelihood, dB")
+    mix_weight: float = _f(1.0, min=0.0, max=1000.0,
+                           doc="likelihood weight of the mix slot against a stem's 1 (msvae)")
 
 
 @dataclass

@@ -2,10 +2,12 @@
 
 loss = recon + beta(step) * sum_l w_l * sum_d max(free_bits, KL_{l,d})   (nats per window)
 
-recon = mean over the present slots the model reconstructs of
+recon = weighted mean over the present slots the model reconstructs of
 0.5 * sum_{m,t}((recon_dB - x_dB) / sigma_db)^2, the Gaussian negative log-likelihood of
 one slot (constant dropped), averaged over the batch: per slot, so that a model that
-reconstructs four slots and one that reconstructs the mix weigh their KL alike.
+reconstructs four slots and one that reconstructs the mix weigh their KL alike. The mix
+slot weighs objective.mix_weight, every other slot 1: the mix is the product and the
+stems help it (measured at 3: mix temporal fidelity 0.65 -> 0.69, README).
 KL_{l,d} is latent group d (one channel) of level l, summed over time and averaged over
 the batch. w_l are KL-balancing weights (1 unless enabled). Collapse monitors live here too.
 """
@@ -59,6 +61,14 @@ def balance_weights(kl: list[torch.Tensor]) -> torch.Tensor:
     return len(kl) * per_unit / per_unit.sum()
 
 
+def slot_weights(cfg: Config) -> torch.Tensor:
+    """Likelihood weight of each reconstructed slot [S]: objective.mix_weight for the mix,
+    1 for the others."""
+    slots = output_slots(cfg)
+    mix = cfg.data.sources.index("mix")
+    return torch.tensor([cfg.objective.mix_weight if s == mix else 1.0 for s in slots])
+
+
 def loss(out: ModelOutput, x, mask, step: int, cfg: Config) -> tuple[torch.Tensor, dict]:
     """Negative reshaped ELBO per window and its parts for logging, as detached 0-d
     tensors (`as_floats` reads them; on a GPU each read is a host synchronisation)."""
@@ -67,8 +77,9 @@ def loss(out: ModelOutput, x, mask, step: int, cfg: Config) -> tuple[torch.Tenso
     present = torch.as_tensor(mask, device=out.recon.device).bool()[:, slots]
     squares = (out.recon[:, slots].float() - x[:, slots]).pow(2).sum((-2, -1))  # [B, S] dB^2
     squares = squares * present
-    slots_there = present.sum(dim=1).clamp_min(1)
-    recon = (0.5 * squares.sum(dim=1) / slots_there / o.sigma_db ** 2).mean()
+    weights = present * slot_weights(cfg).to(present.device)  # [B, S]
+    recon = (0.5 * (squares * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1e-8)
+             / o.sigma_db ** 2).mean()
     groups = kl_per_dim(out.kl)
     floored = torch.stack([free_bits(g, o.free_bits) for g in groups])
     beta = beta_at(step, o)

@@ -95,6 +95,19 @@ def test_recon_counts_only_slots_the_model_owns():
     assert float(parts["recon"]) == pytest.approx(0.5 * (10 / sigma) ** 2 * 3 * 8 / 4 / 2)
 
 
+def test_the_mix_slot_weighs_mix_weight():
+    x, mask = torch.zeros(1, 4, 3, 8), torch.ones(1, 4, dtype=torch.bool)
+    out = _output(0.0)
+    with torch.no_grad():
+        out.recon[:, 0] = 10.0  # only the mix is wrong, by 10 dB
+    nll = 0.5 * (10 / 5.0) ** 2 * 3 * 8  # the mix slot's negative log-likelihood, nats
+    _, parts = loss(out, x, mask, 0, load(overrides=["objective.mix_weight=3"]))
+    assert float(parts["recon"]) == pytest.approx(3 * nll / (3 + 3))  # weighted mean of 4
+    _, parts = loss(out, x, mask, 0, load(overrides=["objective.mix_weight=3",
+                                                     "model.kind=single"]))
+    assert float(parts["recon"]) == pytest.approx(nll)  # one slot: the weight cancels
+
+
 def test_kl_balance_weights():
     kl = [torch.full((2, 4, 4), 0.3), torch.full((2, 4, 2), 0.1)]
     w = balance_weights(kl)
