@@ -1,8 +1,10 @@
 """Ingestion throughput: the Ray Data pipeline against a plain single-process loop.
 
-Both do the same work on the same files (read, decode, resample, loudness, align,
-window, log-mel: `msvae.data.ingest_piece.process_piece` per piece). Throughput is audio
-seconds decoded per wall-clock second, median of --repeats after one warm-up run.
+Both do the same work on the same files (read, decode, resample, loudness, align, balance,
+window, log-mel: `msvae.data.ingest_piece.process_piece` per piece) and hand the windows
+to the caller (the pool returns them as the pipeline's rows reach its iterator).
+Throughput is audio seconds decoded per wall-clock second, median of --repeats after one
+warm-up run.
 Prints `name: value` lines: ratio_1cpu (pipeline on 1 CPU / plain loop), ratio_2cpu
 (pipeline on 2 CPUs / plain loop), scaling_1_to_2cpu, ratio_pool_2proc (a plain
 2-process multiprocessing pool / plain loop: the machine's own ceiling for 2 CPUs),
@@ -39,16 +41,20 @@ def plain_loop(cfg, pieces: list[list[dict]]) -> dict:
     return merge(process_piece(cfg, rows).report for rows in pieces)
 
 
-def _one_piece(cfg, rows: list[dict]) -> None:
+def _one_piece(cfg, rows: list[dict]) -> tuple:
+    """One piece in a pool process; its windows come back to the caller, as the pipeline's
+    rows reach whoever iterates it."""
     import torch
 
     torch.set_num_threads(1)
-    process_piece(cfg, rows)
+    piece = process_piece(cfg, rows)
+    return piece.x, piece.mask
 
 
 def pool_seconds(cfg, pieces: list[list[dict]], processes: int, repeats: int) -> float:
-    """Median seconds for a plain multiprocessing pool doing the same pieces: what the
-    machine allows `processes` CPUs without Ray (the pipeline's ceiling)."""
+    """Median seconds for a plain multiprocessing pool doing the same pieces and returning
+    their windows: what the machine allows `processes` CPUs without Ray (the pipeline's
+    ceiling)."""
     import multiprocessing
     from functools import partial
 
