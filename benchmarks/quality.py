@@ -9,6 +9,10 @@ scores the validation windows' mix slot against the time-mean and frame-PCA floo
   tf_fill_model:  temporal fidelity of the mix generated from the stems alone
   recon_db_<who>: reconstruction error, dB; fill_db_model: the same for the fill-in
   ratio_tf_model_vs_pca: the model's temporal fidelity over the PCA floor's
+  tf_vocoded_recon_model, tf_vocoded_fill_model: the same two through the vocoder (the
+    model's mel to audio with msvae.generate.vocoder, analysed again), what a listener gets
+  tf_recon_model_on_train: temporal fidelity on TRAIN_WINDOWS training windows (far
+    above the validation figure: overfitting; about equal: the model underfits)
 
 One change per run (`--set key=value`) is one ablation: same windows, same seed.
 
@@ -29,9 +33,36 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, real_windows
 
 from msvae.config import Config, load
+from msvae.data.features import log_mel
 from msvae.evaluate.floors import floor_scores, latents_per_frame
+from msvae.evaluate.indicators import temporal_fidelity
 from msvae.evaluate.score import EVAL_BATCH, evaluate
+from msvae.generate.complete import complete
+from msvae.generate.vocoder import mel_to_wave
 from msvae.train.local import train_local
+
+TRAIN_WINDOWS = 200  # training windows scored for the overfitting check
+
+
+def vocoded(cfg: Config, model, x, mask) -> dict[str, float]:
+    """Temporal fidelity of the mix through the vocoder: reconstructed (every source the
+    window has given) and generated from the stems alone (windows with both)."""
+    x, mask = torch.from_numpy(x), torch.from_numpy(mask)
+    mix = cfg.data.sources.index("mix")
+
+    def fidelity(mel, ref) -> float:
+        again = log_mel(mel_to_wave(mel, cfg.data), cfg.data)[..., :ref.shape[-1]]
+        return float(temporal_fidelity(ref, again).mean())
+
+    with torch.no_grad():
+        recon = model.eval()(x, mask).recon
+    stems = mask.clone()
+    stems[:, mix] = False
+    both = mask[:, mix] & stems.any(dim=1)
+    torch.manual_seed(0)
+    fill = complete(model, x[both], stems[both], cfg)
+    return {"tf_vocoded_recon_model": fidelity(recon[mask[:, mix], mix], x[mask[:, mix], mix]),
+            "tf_vocoded_fill_model": fidelity(fill[:, mix], x[both, mix])}
 
 
 def score(cfg: Config, model, data: dict) -> dict[str, float]:
@@ -53,6 +84,11 @@ def score(cfg: Config, model, data: dict) -> dict[str, float]:
         out[f"tf_recon_{who}"] = scores["temporal_fidelity"]
         out[f"recon_db_{who}"] = scores["recon_error_db"]
     out["ratio_tf_model_vs_pca"] = out["tf_recon_model"] / out["tf_recon_pca"]
+    out.update(vocoded(cfg, model, x, mask))
+    train_x, train_mask = (a[:TRAIN_WINDOWS] for a in data["train"])
+    torch.manual_seed(0)
+    out["tf_recon_model_on_train"] = evaluate(model, [{"x": train_x, "mask": train_mask}],
+                                              cfg)["temporal_fidelity"]
     return out
 
 
