@@ -55,6 +55,8 @@ def test_compare_tiny_budget(services, smoke_manifest):
         assert math.isclose(got["mean"], one["msvae"] - one["vae"], abs_tol=1e-9), key
     assert _brackets(result["deltas"]["vs_vae"]["temporal_fidelity"])
     assert _brackets(result["floors"]["pca"]["temporal_fidelity"])
+    curves = result["validation"]["curves"]  # how flat the budget left each model
+    assert set(curves) == set(MODELS) and all(c["steps"] == [2] for c in curves.values())
     pieces = result["intervals"]["pieces"]
     assert pieces == result["budget"]["test_pieces"] >= 1
     report = storage.read_bytes(services, result["report_uri"]).decode()

@@ -88,7 +88,7 @@ def report_markdown(result: dict) -> str:
         f"the similarity of generated audio resamples its {ci['samples']} prior samples "
         "instead. The Fréchet distance and active units are one number per run: no "
         "interval.", "",
-        _lr_lines(result["lr"]), "",
+        _lr_lines(result["lr"]), "", _curve_lines(result["validation"]), "",
         table.markdown(result["models"], result["deltas"], result["ours"], result["floors"]),
         "", "A model below the PCA floor has not learned the music; the time-mean floor "
         "repeats each window's average spectrum (temporal fidelity 0).", "",
@@ -109,6 +109,22 @@ def _lr_lines(lr: dict) -> str:
             chosen = " (chosen)" if run["lr"] == record["chosen"] else ""
             value = f"{score:.3f}" if score is not None and math.isfinite(score) else "n/a"
             lines.append(f"| {kind} | {run['lr']:g}{chosen} | {value} | {run['run']} |")
+    return "\n".join(lines)
+
+
+def _curve_lines(validation: dict) -> str:
+    """Each model's validation curve (mean over seeds) and its rise over the last interval:
+    how flat the budget left it."""
+    curves = validation["curves"]
+    steps = sorted({s for c in curves.values() for s in c["steps"]})
+    lines = [f"Validation `{validation['metric']}` by step, mean over seeds (the budget is "
+             "flat where the last rise is small):", "",
+             "| model | " + " | ".join(f"step {s}" for s in steps) + " | last rise |",
+             "|" + "---|" * (len(steps) + 2)]
+    for kind, c in curves.items():
+        at = dict(zip(c["steps"], c["mean"]))
+        lines.append(f"| {kind} | " + " | ".join(
+            f"{at[s]:.3f}" if s in at else "n/a" for s in steps) + f" | {c['last_gain']:+.3f} |")
     return "\n".join(lines)
 
 

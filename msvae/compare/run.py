@@ -96,7 +96,7 @@ def _score(variant: Config, result, test: TestSet, reference) -> tuple[dict, dic
         mel = model(torch.as_tensor(test.x[:1]), torch.as_tensor(test.mask[:1])).recon[0]
     client = MlflowClient()
     history = {f"{kind} {key}": [(m.step, m.value) for m in client.get_metric_history(
-        result.mlflow_run_id, key)] for key in ("train/loss", "train/kl")}
+        result.mlflow_run_id, key)] for key in ("train/loss", "train/kl", SCORE_METRIC)}
     return rows, {"mel": mel.numpy(), "history": history}
 
 
@@ -140,7 +140,8 @@ def _run_all(cfg: Config, name: str, parent: str, test: TestSet, reference, log)
     def counted(text: str) -> None:
         log(f"[{next(numbers)}/{total}] {text}")
 
-    out = {"runs": [], "scored": {}, "lr": {}, "mels": {"reference": test.x[0]}, "histories": {}}
+    out = {"runs": [], "scored": {}, "lr": {}, "mels": {"reference": test.x[0]}, "histories": {},
+           "valid": {kind: [] for kind in cfg.compare.models}}
     for kind in cfg.compare.models:
         trained, out["lr"][kind] = _train_model(cfg, kind, name, parent, counted)
         for seed, (variant, result) in trained.items():
@@ -153,6 +154,7 @@ def _run_all(cfg: Config, name: str, parent: str, test: TestSet, reference, log)
                                     **summary(scores)})
                 log(f"    {row}, seed {seed}: " + ", ".join(
                     f"{k} {out['runs'][-1][k]:.3f}" for k in table.INDICATORS))
+            out["valid"][kind].append(extra["history"].pop(f"{kind} {SCORE_METRIC}"))
             if seed == cfg.compare.seeds[0]:
                 out["mels"][kind] = extra["mel"]
                 out["histories"].update(extra["history"])
@@ -191,6 +193,8 @@ def run_compare(cfg: Config, name: str, log=print) -> dict:
                                 "pieces": len(set(test.piece)), "samples": FRECHET_WINDOWS},
                   **_tables(done["runs"], done["scored"], test, ours, c.models),
                   "floors": _floors(cfg, test), "paper": PAPER, "runs": done["runs"],
+                  "validation": {"metric": SCORE_METRIC,
+                                 "curves": table.validation_curves(done["valid"])},
                   "seconds": round(time.perf_counter() - started, 1), "mlflow_run_id": parent}
         result["report_uri"] = write_report(cfg, result, done["mels"], done["histories"])
     return result

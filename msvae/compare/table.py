@@ -145,3 +145,17 @@ def verdict(key: str, delta: dict) -> str:
     if not sign:
         return "no clear difference"
     return "better" if (sign > 0) == INDICATORS[key][2] else "worse"
+
+
+def validation_curves(histories: dict[str, list[list[tuple[int, float]]]]) -> dict:
+    """How flat each model's validation curve ends: {model: [[(step, value)] per seed]} ->
+    {model: {"steps": [...], "mean": [...] over seeds, "last_gain": the mean's rise over
+    its last interval}}, steps every seed reported."""
+    out = {}
+    for model, runs in histories.items():
+        per_seed = [dict(run) for run in runs]
+        steps = sorted(set.intersection(*(set(r) for r in per_seed))) if per_seed else []
+        mean = [statistics.fmean(r[s] for r in per_seed) for s in steps]
+        out[model] = {"steps": steps, "mean": mean,
+                      "last_gain": mean[-1] - mean[-2] if len(mean) > 1 else math.nan}
+    return out

@@ -138,11 +138,14 @@ def test_report_says_what_the_intervals_are(tmp_path):
                "models": {"vae": {"chosen": 3e-3, "runs": [
                    {"lr": 1e-3, "run": "t-vae-s0-lr0.001", "valid_score": 0.1},
                    {"lr": 3e-3, "run": "t-vae-s0-lr0.003", "valid_score": 0.2}]}}},
-        "paper": {"vs_vae": {"recon_error_db": -23.0, "similarity_pct": 18.0}}}
+        "paper": {"vs_vae": {"recon_error_db": -23.0, "similarity_pct": 18.0}},
+        "validation": {"metric": "valid/temporal_fidelity", "curves": table.validation_curves(
+            {"vae": [[(1, 0.1), (2, 0.15)]], "msvae": [[(1, 0.3), (2, 0.31)]]})}}
     text = report_markdown(result)
     assert "95 % bootstrap intervals over the 3 test pieces" in text
     assert "| vae | 0.003 (chosen) | 0.200 | t-vae-s0-lr0.003 |" in text
     assert "| vae | 0.001 | 0.100 | t-vae-s0-lr0.001 |" in text
+    assert "| msvae | 0.300 | 0.310 | +0.010 |" in text  # the validation curve's last rise
     paper = next(line for line in text.splitlines() if line.startswith("| vae | -23 |"))
     assert "| -5.50 ± 0.71 [" in paper and "| +18 | 8.50 ± 3.54 |" in paper
     assert bar_chart(models, tmp_path / "bars.png").stat().st_size > 0
@@ -156,3 +159,13 @@ def test_verdict_reads_the_interval_then_the_mean():
         "no clear difference"
     assert table.verdict("recon_error_db", {"mean": 0.4}) == "worse"
     assert table.verdict("recon_error_db", {"mean": 0.0}) == "no clear difference"
+
+
+def test_validation_curves_average_seeds_and_measure_the_last_rise():
+    curves = table.validation_curves({
+        "msvae": [[(250, 0.2), (500, 0.5), (750, 0.6)], [(250, 0.4), (500, 0.5), (750, 0.64)]],
+        "vae": [[(250, 0.1)]]})
+    assert curves["msvae"]["steps"] == [250, 500, 750]
+    assert curves["msvae"]["mean"] == pytest.approx([0.3, 0.5, 0.62])
+    assert curves["msvae"]["last_gain"] == pytest.approx(0.12)
+    assert math.isnan(curves["vae"]["last_gain"])  # one point: no interval to rise over
