@@ -27,6 +27,7 @@ from _common import emit, real_windows
 from msvae.config import load
 from msvae.data.features import log_mel
 from msvae.evaluate.indicators import temporal_fidelity
+from msvae.generate.complete import fill_in_case
 from msvae.generate.vocoder import mel_to_wave
 from msvae.tracking.connect import connect
 
@@ -57,9 +58,7 @@ def main() -> None:
         there = mask[:, s]
         figures[f"tf_gl_recon_{source}"] = fidelity(audio[there, s], x[there, s])
     mix = cfg.data.sources.index("mix")
-    stems = mask.copy()
-    stems[:, mix] = False
-    both = mask[:, mix] & stems.any(axis=1)
+    stems, both = (t.numpy() for t in fill_in_case(torch.from_numpy(mask), mix))
     fill = model.predict({"x": x[both].astype(np.float32), "mask": stems[both]})
     figures["tf_gl_fill_mix"] = fidelity(fill[:, mix], x[both, mix])
     figures["tf_gl_reference_mix"] = fidelity(

@@ -37,7 +37,7 @@ from msvae.data.features import log_mel
 from msvae.evaluate.floors import floor_scores, latents_per_frame
 from msvae.evaluate.indicators import temporal_fidelity
 from msvae.evaluate.score import EVAL_BATCH, evaluate
-from msvae.generate.complete import complete
+from msvae.generate.complete import complete, fill_in_case
 from msvae.generate.vocoder import mel_to_wave
 from msvae.train.local import train_local
 
@@ -56,9 +56,7 @@ def vocoded(cfg: Config, model, x, mask) -> dict[str, float]:
 
     with torch.no_grad():
         recon = model.eval()(x, mask).recon
-    stems = mask.clone()
-    stems[:, mix] = False
-    both = mask[:, mix] & stems.any(dim=1)
+    stems, both = fill_in_case(mask, mix)
     torch.manual_seed(0)
     fill = complete(model, x[both], stems[both], cfg)
     return {"tf_vocoded_recon_model": fidelity(recon[mask[:, mix], mix], x[mask[:, mix], mix]),

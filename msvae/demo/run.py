@@ -52,13 +52,12 @@ class Stages:
 def listening_examples(cfg: Config, model, batch: dict, out: Path) -> list[Path]:
     """One test window: the mix reconstructed, the mix generated from the stems alone and
     a sample from the prior, as mix WAVs and one figure beside the reference."""
-    from msvae.generate.complete import complete
+    from msvae.generate.complete import complete, fill_in_case
     from msvae.generate.examples import REFERENCE, write_examples
 
     x = torch.as_tensor(np.asarray(batch["x"][:1]), dtype=torch.float32)
     mask = torch.as_tensor(np.asarray(batch["mask"][:1]), dtype=torch.bool)
-    stems_only = mask.clone()
-    stems_only[:, cfg.data.sources.index("mix")] = False
+    stems_only, _ = fill_in_case(mask, cfg.data.sources.index("mix"))
     panels = {REFERENCE: x[0],
               "reconstructed": complete(model, x, mask, cfg)[0],
               "from stems": complete(model, x, stems_only, cfg)[0],

@@ -29,6 +29,7 @@ from msvae.evaluate.reference import (
     paired_similarity_pct,
     similarity_pct,
 )
+from msvae.generate.complete import fill_in_case
 from msvae.model import output_slots
 from msvae.model.objective import active_units, kl_per_dim, unit_moments
 
@@ -109,9 +110,7 @@ def _window_values(model, x: torch.Tensor, mask: torch.Tensor, recon: torch.Tens
 def _fill_in(model, x: torch.Tensor, mask: torch.Tensor, mix: int):
     """(rows that have both, their real mix, the mix generated from their stems alone)
     [n, M, T] dB; none for a model that reads only the mix (it cannot fill in)."""
-    stems = mask.clone()
-    stems[:, mix] = False
-    both = mask[:, mix] & stems.any(dim=1)
+    stems, both = fill_in_case(mask, mix)
     if len(model.in_slots) == 1 or not bool(both.any()):
         return torch.zeros_like(both), x[:0, mix], x[:0, mix]
     fill = model.generate(int(both.sum()), x.shape[-1], cond_x=x[both], cond_mask=stems[both])

@@ -15,11 +15,12 @@ from msvae.data.features import FLOOR_DB, log_mel, window_frames, window_samples
 from msvae.errors import MsvaeError
 
 
-def input_slots(cfg: Config) -> list[int]:
-    """Source slots the model reads: the mix alone for `vae`/`single`, all for `msvae`."""
-    if cfg.model.kind == "msvae":
-        return list(range(len(cfg.data.sources)))
-    return [cfg.data.sources.index("mix")]
+def fill_in_case(mask: torch.Tensor, mix: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fill-in case of windows with presence `mask` [n, S]: (the mask with the mix
+    hidden, the rows [n] that have a mix to compare with and a stem to generate it from)."""
+    stems = mask.clone()
+    stems[:, mix] = False
+    return stems, mask[:, mix] & stems.any(dim=1)
 
 
 @torch.no_grad()
@@ -28,7 +29,7 @@ def complete(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, cfg: C
     """[n, S, M, T] dB and [n, S] presence -> [n, S, M, T] dB with every slot filled."""
     torch.manual_seed(seed)
     model.eval()
-    given = mask[:, input_slots(cfg)]
+    given = mask[:, model.in_slots]
     n, frames = x.shape[0], x.shape[-1]
     if bool(given.all()):
         return model(x, mask).recon

@@ -75,11 +75,11 @@ def test_complete_reconstructs_generates_or_fills_in():
 
 
 def test_vae_reads_only_the_mix():
-    from msvae.generate.complete import complete, input_slots
+    from msvae.generate.complete import complete
 
     vae_cfg = load(overrides=[*TINY, "model.kind=vae"])
-    assert input_slots(vae_cfg) == [0]
     model = build_model(vae_cfg).eval()
+    assert model.in_slots == [0]
     x = -50 + 10 * torch.randn(1, 4, 16, 32)
     mix_only = torch.tensor([[True, False, False, False]])
     assert torch.equal(complete(model, x, mix_only, vae_cfg), model(x, mix_only).recon)
