@@ -148,11 +148,14 @@ def best_checkpoint(result) -> tuple:
 
 def warn_if_data_starves(cfg: Config) -> None:
     """Ray Data budgets only what the training workers leave; under about one CPU its
-    readers can stall for good (seen: 2 workers x 0.8 CPU on 2 cores). Say so up front."""
+    readers can stall for good (seen: 2 workers x 0.8 CPU on 2 cores), and reading prepared
+    shards lists their files in a task that asks for one whole CPU on one node (Ray 2.60's
+    read_parquet). Say so up front."""
     left = ray.cluster_resources().get("CPU", 0.0) - cfg.train.workers * cfg.train.cpus_per_worker
     if left < 1.0:
         log.warning("only %.2f CPU left for Ray Data beside %d workers x %.2f CPU: streaming "
-                    "may stall; lower train.cpus_per_worker or add CPUs", left,
+                    "may stall, and prepared shards need one whole CPU free on a node to be "
+                    "listed; lower train.cpus_per_worker or add CPUs", left,
                     cfg.train.workers, cfg.train.cpus_per_worker)
 
 
