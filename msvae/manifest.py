@@ -71,8 +71,11 @@ def manifest_uri(uri: str) -> str:
 
 
 def default_corpus(cfg) -> str:
-    """The folder `msvae corpus build` writes by default: <storage.root>/corpus."""
-    return storage.join(cfg.storage.root, "corpus")
+    """The folder `msvae corpus build` writes by default, one per piece count and seed, so
+    the demo's corpus and the comparison's larger one live side by side:
+    <storage.root>/corpus/<pieces>-pieces-seed<seed>."""
+    c = cfg.corpus
+    return storage.join(cfg.storage.root, "corpus", f"{c.pieces}-pieces-seed{c.seed}")
 
 
 def default_manifest(cfg) -> str:

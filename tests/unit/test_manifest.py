@@ -153,3 +153,12 @@ def test_split_shares_change_the_build_key_not_the_render_key():
     rows = [{"piece": f"piece{i}", "source": "mix"} for i in range(200)]
     assert [r["split"] for r in with_splits(wider, rows, 0)] == [
         assign_split(f"piece{i}", 0, 0.1, 0.2) for i in range(200)]
+
+
+def test_default_corpus_is_one_folder_per_piece_count_and_seed():
+    from msvae.manifest import default_corpus, default_manifest
+
+    demo, paper = load("configs/demo.yaml"), load("configs/paper.yaml")
+    assert default_corpus(demo) == "s3://msvae/corpus/32-pieces-seed0"
+    assert default_corpus(paper) == "s3://msvae/corpus/64-pieces-seed0"
+    assert default_manifest(demo) == "s3://msvae/corpus/32-pieces-seed0/manifest.csv"
