@@ -21,7 +21,6 @@ def _summary(outcome) -> dict:
 
 
 def _sweep(args, cfg) -> int:
-    from msvae.config import override
     from msvae.ray_start import init_ray
     from msvae.sweep import report
     from msvae.sweep.run import run_sweep
@@ -31,9 +30,8 @@ def _sweep(args, cfg) -> int:
 
     connect(cfg)
     init_ray()
-    # every report must carry the metric ASHA reads
-    cfg = override(resolved(cfg), {"train.checkpoint_every": cfg.train.eval_every})
-    spec = SweepSpec(args.space, cfg)
+    spec = SweepSpec(args.space, resolved(cfg))
+    cfg = spec.base  # the space file's fixed values hold for the whole sweep (ASHA's rungs)
     if args.samples:
         spec.num_samples = args.samples
     name = args.resume or args.name or f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"

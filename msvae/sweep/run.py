@@ -23,7 +23,7 @@ from ray.tune.integration.ray_train import CHECKPOINT_PATH_KEY, TuneReportCallba
 from ray.tune.schedulers import ASHAScheduler
 
 from msvae import storage
-from msvae.config import Config, override
+from msvae.config import Config
 from msvae.sweep import report
 from msvae.sweep.space import SweepSpec
 from msvae.tracking.registry import SCORE_METRIC, Registered
@@ -52,8 +52,8 @@ class SweepOutcome:
         return 1 - self.iterations_run / max(1, self.iterations_full)
 
 
-def _trial(values: dict, *, base: Config, space_keys: list, parent_run_id: str,
-           dataset_uri: str, sweep_name: str) -> None:
+def _trial(values: dict, *, spec: SweepSpec, parent_run_id: str, dataset_uri: str,
+           sweep_name: str) -> None:
     """One trial: a child MLflow run and a full TorchTrainer fit on the sampled config.
 
     The sweep driver sets each child run's final status from the trial's outcome (a
@@ -61,7 +61,7 @@ def _trial(values: dict, *, base: Config, space_keys: list, parent_run_id: str,
     from msvae.train.datasets import datasets_for
 
     trial_id = tune.get_context().get_trial_id()
-    cfg = override(base, {k: values[k] for k in space_keys if k in values})
+    cfg = spec.trial_config({k: values.get(k) for k in spec.space})
     child = open_run(cfg, f"{sweep_name}-{trial_id}", params=public_params(cfg),
                      tags={"msvae.trial_id": trial_id}, parent_run_id=parent_run_id)
     trainer = make_trainer(cfg, f"{sweep_name}-{trial_id}", child,
@@ -84,9 +84,8 @@ def _tuner(cfg: Config, spec: SweepSpec, name: str, parent_run_id: str, dataset_
            restore: bool):
     fs, path = storage.pyarrow_filesystem(cfg, storage.join(cfg.storage.root, "sweeps"))
     trainable = tune.with_resources(
-        tune.with_parameters(_trial, base=spec.base, space_keys=list(spec.space),
-                             parent_run_id=parent_run_id, dataset_uri=dataset_uri,
-                             sweep_name=name),
+        tune.with_parameters(_trial, spec=spec, parent_run_id=parent_run_id,
+                             dataset_uri=dataset_uri, sweep_name=name),
         {"cpu": cfg.tune.trial_cpus})
     if restore:
         return tune.Tuner.restore(f"{path}/{name}", trainable=trainable, storage_filesystem=fs,

@@ -76,8 +76,11 @@ class SweepSpec:
 
     def trial_config(self, values: dict) -> Config:
         """The config of one trial: base, fixed, then the sampled values (None: a
-        conditional key this trial did not sample)."""
-        return override(self.base, {k: v for k, v in values.items() if v is not None})
+        conditional key this trial did not sample). Every validation step checkpoints, so
+        each report ASHA reads comes with a checkpoint: a trial stopped at an early rung can
+        still be the best, and its model is registered from there."""
+        cfg = override(self.base, {k: v for k, v in values.items() if v is not None})
+        return override(cfg, {"train.checkpoint_every": cfg.train.eval_every})
 
     def define_by_run(self, trial) -> None:
         """The space for Optuna, sampled in file order; a `when` key only where its

@@ -18,12 +18,15 @@ def test_domains_fixed_values_and_trial_configs(tmp_path):
                  "  objective.beta_schedule: {choice: [linear, cyclical]}\n"
                  "  train.lr: {loguniform: [1.0e-4, 1.0e-2]}\n"
                  "  model.attention_depth: {grid: [0, 2]}\n"
-                 "fixed:\n  train.steps: 7\n")
+                 "fixed:\n  train.steps: 7\n  train.eval_every: 3\n")
     assert spec.num_samples == 3
     assert spec.space["model.attention_depth"] == {"grid_search": [0, 2]}
     cfg = spec.trial_config({"objective.beta_schedule": "cyclical", "train.lr": 0.002,
                              "model.attention_depth": 0})
     assert (cfg.objective.beta_schedule, cfg.train.lr, cfg.train.steps) == ("cyclical", 0.002, 7)
+    # every report ASHA reads comes with a checkpoint, on the space file's eval_every
+    assert cfg.train.checkpoint_every == cfg.train.eval_every == 3
+    assert spec.base.train.eval_every == 3  # what the sweep's rungs are counted in
     with pytest.raises(ConfigError, match="model.heads: 3 does not divide"):
         spec.trial_config({"model.heads": 3})  # a bad combination fails its trial only
 
