@@ -2,15 +2,57 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
 from msvae.config import load
 from msvae.services import embedded
+
+PORTABLE: dict = {}  # the fresh virtual environment built in the background, see below
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """When the portable-model test is selected, start building its fresh virtual
+    environment now, in the background, from the pins every registered model carries
+    (msvae.tracking.registry.pinned_requirements): pip unpacks about 3 GB of wheels, which
+    would otherwise hold the suite for two minutes. The test checks that the model's own
+    requirements.txt lists exactly these pins."""
+    if not any("test_portable_model" in item.nodeid for item in items):
+        return
+    from msvae.tracking.registry import pinned_requirements
+
+    folder = Path(tempfile.mkdtemp(prefix="msvae-portable-"))
+    pins = folder / "requirements.txt"
+    pins.write_text("\n".join(pinned_requirements()) + "\n")
+    venv = folder / "venv"
+    command = (f"{sys.executable} -m venv {venv} && "
+               f"{venv}/bin/python -m pip install -q -r {pins}")
+    PORTABLE.update(folder=folder, python=venv / "bin" / "python", pins=pins,
+                    build=subprocess.Popen(["bash", "-c", command], stdout=subprocess.DEVNULL,
+                                           stderr=open(folder / "pip.log", "wb")))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if PORTABLE:
+        PORTABLE["build"].kill()
+        shutil.rmtree(PORTABLE["folder"], ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def portable_venv() -> tuple[Path, list[str]]:
+    """(python of the fresh virtual environment, the pins it was installed from), once the
+    background build has finished."""
+    build = PORTABLE["build"]
+    build.wait(timeout=900)
+    assert build.returncode == 0, (PORTABLE["folder"] / "pip.log").read_text()[-3000:]
+    return PORTABLE["python"], PORTABLE["pins"].read_text().split()
 
 
 @pytest.fixture(scope="session")

@@ -92,29 +92,6 @@ def test_down_up_keeps_every_object_and_leaves_no_process(tmp_path):
         _cli("services", "down", state_dir=tmp_path)
 
 
-def test_sigkill_of_the_s3_server_loses_at_most_the_last_snapshot(tmp_path):
-    """An object older than a snapshot interval survives a SIGKILL; `up` says it recovered."""
-    import os
-    import signal
-    import time
-
-    from msvae.services.s3_server import SNAPSHOT_S
-
-    cfg = load(overrides=[f"services.state_dir={tmp_path}"])
-    assert _cli("services", "up", state_dir=tmp_path).returncode == 0
-    try:
-        storage.write_bytes(cfg, "s3://msvae/kept/one.bin", b"written before the crash")
-        time.sleep(2 * SNAPSHOT_S + 1)
-        os.kill(read_state(cfg)["s3"]["pid"], signal.SIGKILL)
-        time.sleep(1)
-        up = _cli("services", "up", state_dir=tmp_path)
-        assert up.returncode == 0, up.stderr
-        assert "after an unclean stop" in up.stdout and "recovered" in up.stdout
-        assert storage.read_bytes(cfg, "s3://msvae/kept/one.bin") == b"written before the crash"
-    finally:
-        _cli("services", "down", state_dir=tmp_path)
-
-
 def test_taken_port_is_a_clear_error(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -195,7 +195,8 @@ def test_sigterm_ends_the_run_killed_and_stops_its_ray_processes(services, smoke
 
 def test_sigkill_of_the_s3_server_mid_training_then_resume(tmp_path):
     """The S3 server is SIGKILLed while a run checkpoints; after `services up` (which says
-    what it recovered) `msvae train --resume` continues from a checkpoint that survived."""
+    what it recovered) the objects written before the last snapshot are there, byte for
+    byte, and `msvae train --resume` continues from a checkpoint that survived."""
     import os
     import signal
     import subprocess
@@ -230,13 +231,16 @@ def test_sigkill_of_the_s3_server_mid_training_then_resume(tmp_path):
             time.sleep(1)
         assert saved, "no checkpoint was written"
         time.sleep(2 * SNAPSHOT_S + 1)  # a snapshot has taken it
+        manifest = fs.cat("msvae/corpus-smoke/manifest.csv")
         os.kill(read_state(cfg)["s3"]["pid"], signal.SIGKILL)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=120)
 
         up = msvae("services", "up", *common)
         assert up.returncode == 0 and "after an unclean stop" in up.stdout, up.stdout
+        assert "recovered" in up.stdout
         fs = storage.s3_filesystem(cfg)  # the restarted server's endpoint
+        assert fs.cat("msvae/corpus-smoke/manifest.csv") == manifest
         kept = [int(fs.cat(p)) for p in fs.glob("msvae/runs/crash/checkpoint_*/COMPLETE")]
         assert kept, "no checkpoint survived the crash"
         resumed = msvae("train", "--resume", "crash", *smoke, "--set",
