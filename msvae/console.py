@@ -18,13 +18,15 @@ import os
 import sys
 import warnings
 
+from tqdm import tqdm
+
 LIBRARY_ENV = {  # quiet, verbose; read by Ray when a process starts, inherited by the
     # local Ray workers (and by any msvae command started from this one)
     "RAY_DATA_DISABLE_PROGRESS_BARS": ("1", "0"),
-    "RAY_DATA_LOG_LEVEL": ("WARNING", "DEBUG"),
-    "RAY_LOGGER_LEVEL": ("warning", "info"),
+    "RAY_DATA_LOG_LEVEL": ("ERROR", "DEBUG"),
+    "RAY_LOGGER_LEVEL": ("error", "info"),
     "RAY_LOG_TO_DRIVER": ("0", "1"),  # workers' prints (their logs stay in the session)
-    "MLFLOW_LOGGING_LEVEL": ("WARNING", "INFO"),
+    "MLFLOW_LOGGING_LEVEL": ("ERROR", "INFO"),
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": ("false", "true"),
 }
 
@@ -38,16 +40,25 @@ def _plain(value):
 
 
 def library_output(verbose: bool) -> None:
-    """Ray's bars and INFO logs and MLflow's advice off (on with `verbose`); call before
-    Ray is imported or started."""
+    """Ray's bars, INFO logs and warnings and MLflow's advice off (on with `verbose`);
+    call before Ray is imported or started. msvae's own checks (data starvation, say)
+    still warn."""
     for key, (quiet, loud) in LIBRARY_ENV.items():
         os.environ[key] = loud if verbose else quiet
     if verbose:
         return
     for name in ("ray", "ray.data", "ray.train", "ray.tune", "mlflow"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message=r"Add type hints to the `predict` method")
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"ray\.")
+
+
+def progress_bar(iterable=None, **kwargs) -> tqdm:
+    """A tqdm bar on stderr: redrawn in place on a terminal, at most one line a minute in a
+    log, so a logged run's summary is not buried in redraws."""
+    interactive = sys.stderr.isatty()
+    return tqdm(iterable, mininterval=0.5 if interactive else 60.0,
+                dynamic_ncols=interactive, **kwargs)
 
 
 def add_json_flag(parser, what: str) -> None:

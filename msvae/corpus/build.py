@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from msvae import audio, storage
+from msvae.console import progress_bar
 from msvae.corpus import material, scores
 from msvae.corpus.make_piece import PieceJob, build_piece
 from msvae.errors import MsvaeError
@@ -135,8 +135,8 @@ def render_all(cfg, jobs: list[PieceJob], root: Path) -> list[dict]:
         ctx = get_context("spawn")  # no fork of a parent that may hold s3fs threads
         with ProcessPoolExecutor(max_workers=cfg.corpus.workers, mp_context=ctx) as pool:
             futures = {pool.submit(build_piece, j): j.index for j in todo}
-            for fut in tqdm(as_completed(futures), total=len(futures), desc="rendering pieces",
-                            unit="piece"):
+            for fut in progress_bar(as_completed(futures), total=len(futures),
+                                    desc="rendering pieces", unit="piece"):
                 try:
                     rows[futures[fut]] = fut.result()
                 except Exception as exc:  # noqa: BLE001 - report, keep the other pieces
@@ -152,7 +152,7 @@ def upload(cfg, root: Path, rel_paths: list[str], out: str) -> None:
     """Copy the built files under `root` to `out` (a no-op when `out` is `root`)."""
     if not storage.is_s3(out) and Path(out).expanduser().resolve() == root.resolve():
         return
-    for rel in tqdm(rel_paths, desc=f"uploading to {out}", unit="file"):
+    for rel in progress_bar(rel_paths, desc=f"uploading to {out}", unit="file"):
         storage.write_bytes(cfg, storage.join(out, rel), (root / rel).read_bytes())
 
 

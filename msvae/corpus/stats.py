@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import soundfile as sf
-from tqdm import tqdm
 
 from msvae import storage
+from msvae.console import progress_bar
 
 _THREADS = 8  # header reads are I/O-bound
 
@@ -34,8 +34,8 @@ def file_info(cfg, uri: str) -> dict | None:
 def summarise(cfg, df: pd.DataFrame) -> dict:
     """The statistics of a loaded manifest (see load_manifest) as plain data."""
     with ThreadPoolExecutor(_THREADS) as pool:
-        infos = list(tqdm(pool.map(lambda u: file_info(cfg, u), df["uri"]), total=len(df),
-                          desc="reading headers", unit="file", disable=len(df) < 50))
+        infos = list(progress_bar(pool.map(lambda u: file_info(cfg, u), df["uri"]), total=len(df),
+                                  desc="reading headers", unit="file", disable=len(df) < 50))
     ok = [(row, info) for row, info in zip(df.to_dict("records"), infos) if info]
     longest: dict[str, float] = {}
     for row, info in ok:

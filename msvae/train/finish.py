@@ -44,7 +44,7 @@ def _history(client: MlflowClient, run_id: str) -> dict[str, list[tuple[int, flo
 
 def _examples(cfg: Config, model, batch: dict, folder: Path) -> list[Path]:
     """A validation window and its reconstruction, and SAMPLES mixes from the prior."""
-    x = torch.as_tensor(np.asarray(batch["x"][:1]), dtype=torch.float32)
+    x = torch.tensor(np.asarray(batch["x"][:1]), dtype=torch.float32)
     mask = torch.as_tensor(np.asarray(batch["mask"][:1]), dtype=torch.bool)
     samples = complete(model, x.expand(SAMPLES, -1, -1, -1),
                        torch.zeros(SAMPLES, mask.shape[1], dtype=torch.bool), cfg,

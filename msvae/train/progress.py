@@ -7,11 +7,11 @@ and the validation figures at eval steps), so it works alike for a local run and
 
 from __future__ import annotations
 
-import sys
 import threading
 
 from mlflow import MlflowClient
-from tqdm import tqdm
+
+from msvae.console import progress_bar
 
 LOSS = "train/loss"
 FIDELITY = "valid/temporal_fidelity"
@@ -24,10 +24,7 @@ class TrainingProgress:
     def __init__(self, run_id: str, total: int, every_s: float = 2.0):
         self.run_id, self.every_s = run_id, every_s
         self.client = MlflowClient()
-        # On a terminal the line redraws in place; in a log, at most one line a minute.
-        interactive = sys.stderr.isatty()
-        self.bar = tqdm(total=total, desc="training", unit="step",
-                        mininterval=0.5 if interactive else 60.0, dynamic_ncols=interactive)
+        self.bar = progress_bar(total=total, desc="training", unit="step")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True, name="msvae-progress")
 
