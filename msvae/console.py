@@ -49,7 +49,7 @@ def library_output(verbose: bool) -> None:
         return
     for name in ("ray", "ray.data", "ray.train", "ray.tune", "mlflow"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message=r"Add type hints to the `predict` method")
+    warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method")
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"ray\.")
 
 

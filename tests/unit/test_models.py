@@ -70,40 +70,29 @@ def test_masked_source_cannot_change_output():
     assert not torch.equal(model(x2, mask).recon[1], before.recon[1])
 
 
-def test_mix_only_rows_hide_every_stem_in_training():
-    torch.manual_seed(0)
-    x, mask = batch()
-    stems_moved = x.clone()
-    stems_moved[:, 1:] += 40 * torch.randn_like(x[:, 1:])
-    always = build_model(tiny("msvae", "model.source_dropout=0.0", "model.mix_only_rows=1.0"))
-    always.train()
+def _train_recon(model, x, mask):
+    """Reconstruction in training mode with the row draws seeded alike."""
+    model.train()
     torch.manual_seed(1)
-    a = always(x, mask, sample=False).recon
-    torch.manual_seed(1)
-    b = always(stems_moved, mask, sample=False).recon
-    assert torch.equal(a, b)  # only the mix reached the encoder
-    never = build_model(tiny("msvae", "model.source_dropout=0.0", "model.mix_only_rows=0.0"))
-    never.train()
-    assert not torch.equal(never(x, mask, sample=False).recon,
-                           never(stems_moved, mask, sample=False).recon)
-    always.eval()  # hiding is for training only: at evaluation the stems count again
-    assert not torch.equal(always(x, mask).recon, always(stems_moved, mask).recon)
+    return model(x, mask, sample=False).recon
 
 
-def test_stems_only_rows_hide_the_mix_in_training():
+@pytest.mark.parametrize("share, hidden", [("mix_only_rows", slice(1, None)),
+                                           ("stems_only_rows", slice(0, 1))])
+def test_hidden_rows_keep_slots_from_the_encoder_in_training(share, hidden):
+    """mix_only_rows hides every stem, stems_only_rows the mix: moving the hidden slots
+    changes nothing in training at a share of 1, everything at 0, and nothing is hidden
+    at evaluation."""
     torch.manual_seed(0)
     x, mask = batch()
-    mix_moved = x.clone()
-    mix_moved[:, 0] += 40 * torch.randn_like(x[:, 0])
-    always = build_model(tiny("msvae", "model.source_dropout=0.0", "model.stems_only_rows=1.0"))
-    always.train()
-    torch.manual_seed(1)
-    a = always(x, mask, sample=False).recon
-    torch.manual_seed(1)
-    b = always(mix_moved, mask, sample=False).recon
-    assert torch.equal(a, b)  # the mix never reached the encoder: its rows all have stems
+    moved = x.clone()
+    moved[:, hidden] += 40 * torch.randn_like(x[:, hidden])
+    always = build_model(tiny("msvae", "model.source_dropout=0.0", f"model.{share}=1.0"))
+    assert torch.equal(_train_recon(always, x, mask), _train_recon(always, moved, mask))
+    never = build_model(tiny("msvae", "model.source_dropout=0.0", f"model.{share}=0.0"))
+    assert not torch.equal(_train_recon(never, x, mask), _train_recon(never, moved, mask))
     always.eval()
-    assert not torch.equal(always(x, mask).recon, always(mix_moved, mask).recon)
+    assert not torch.equal(always(x, mask).recon, always(moved, mask).recon)
 
 
 def test_no_present_source_is_finite():
