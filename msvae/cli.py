@@ -45,7 +45,7 @@ def verbosity_parser() -> argparse.ArgumentParser:
     """`-v`: show Ray's progress bars and INFO logs (quiet by default)."""
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("-v", "--verbose", action="store_true",
-                   help="show Ray's progress bars and INFO logs and MLflow's warnings")
+                   help="show Ray's progress bars and INFO logs and MLflow's INFO logs")
     return p
 
 

@@ -4,7 +4,7 @@ machines, the one JSON document of a `--json` run.
 While such a run works, everything else printed (Ray and Tune progress, say) goes to
 stderr (`json_mode`), so stdout parses as JSON. Unless `-v`, `library_output` turns off
 Ray Data's progress bars and Ray's INFO logs (in this process and the local workers it
-starts) and MLflow's advice warnings, so a command's own stage lines and summary read
+starts) and MLflow's INFO logs, so a command's own stage lines and summary read
 cleanly; Ray Data still writes its full log under the Ray session's logs folder.
 """
 
@@ -40,7 +40,7 @@ def _plain(value):
 
 
 def library_output(verbose: bool) -> None:
-    """Ray's bars, INFO logs and warnings and MLflow's advice off (on with `verbose`);
+    """Ray's bars, INFO logs and warnings and MLflow's INFO logs off (on with `verbose`);
     call before Ray is imported or started. msvae's own checks (data starvation, say)
     still warn."""
     for key, (quiet, loud) in LIBRARY_ENV.items():
@@ -49,7 +49,6 @@ def library_output(verbose: bool) -> None:
         return
     for name in ("ray", "ray.data", "ray.train", "ray.tune", "mlflow"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method")
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"ray\.")
 
 
