@@ -19,6 +19,7 @@ from msvae.evaluate.plots import curves, mel_grid, pyplot, save
 COLOURS = ["tab:gray", "tab:blue", "tab:red", "tab:pink"]
 GIVEN_STEMS = "given the stems"  # the name suffix of a model's row scored with its stems
 PANELS_PER_ROW = 5
+FLOOR_STYLES = ["--", ":"]  # time mean, PCA
 
 
 def _error_bar(stat: dict) -> tuple[float, float]:
@@ -28,9 +29,18 @@ def _error_bar(stat: dict) -> tuple[float, float]:
     return stat["std"], stat["std"]
 
 
-def bar_chart(models: dict, path: Path) -> Path:
+def floor_marks(floors: dict, key: str) -> list[tuple[str, float]]:
+    """(floor name, its mean) for each floor scored on indicator `key`, to draw beside the
+    models: a model figure means something only beside its floors."""
+    return [(f"floor: {name.replace('_', ' ')}", stats[key]["mean"])
+            for name, stats in floors.items()
+            if key in stats and math.isfinite(stats[key]["mean"])]
+
+
+def bar_chart(models: dict, path: Path, floors: dict | None = None) -> Path:
     """One panel per indicator: each model's mean with its 95 % interval over test pieces as
-    error bar (the std over seeds for figures without an interval)."""
+    error bar (the std over seeds for figures without an interval), and each floor's mean
+    as a dashed line."""
     keys, names = list(table.INDICATORS), list(models)
     rows = math.ceil(len(keys) / PANELS_PER_ROW)
     fig, axes = pyplot().subplots(rows, PANELS_PER_ROW, figsize=(3.0 * PANELS_PER_ROW, 3.2 * rows),
@@ -41,6 +51,10 @@ def bar_chart(models: dict, path: Path) -> Path:
         bars = np.array([_error_bar(models[m][key]) for m in names]).T
         ax.bar(names, [models[m][key]["mean"] for m in names], yerr=bars, capsize=4,
                color=COLOURS[:len(names)] if len(names) <= len(COLOURS) else None)
+        for (label, value), style in zip(floor_marks(floors or {}, key), FLOOR_STYLES):
+            ax.axhline(value, color="black", linestyle=style, linewidth=1, label=label)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6)
         label, unit, higher = table.INDICATORS[key]
         ax.set_title(f"{label} {'↑' if higher else '↓'}", fontsize=9)
         ax.set_ylabel(unit, fontsize=8)
@@ -54,7 +68,7 @@ def write_report(cfg: Config, result: dict, mels: dict, histories: dict) -> str:
     out = storage.join(cfg.storage.root, "compare", result["name"])
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        files = [bar_chart(result["models"], folder / "indicators.png"),
+        files = [bar_chart(result["models"], folder / "indicators.png", result["floors"]),
                  mel_grid({k: np.asarray(v) for k, v in mels.items()}, cfg.data.sources,
                           folder / "mels.png", "one held-out test window"),
                  curves(histories, folder / "curves.png", "loss and KL (first seed)")]

@@ -123,7 +123,7 @@ def test_the_learning_rate_with_the_best_validation_score_is_chosen():
 
 
 def test_report_says_what_the_intervals_are(tmp_path):
-    from msvae.compare.report import bar_chart, report_markdown
+    from msvae.compare.report import bar_chart, floor_marks, report_markdown
 
     runs = [{**r, **{k: 1.0 for k in table.INDICATORS if k not in r}} for r in RUNS]
     units, groups = _units(), {"recon_error_db": PIECES}
@@ -149,6 +149,12 @@ def test_report_says_what_the_intervals_are(tmp_path):
     paper = next(line for line in text.splitlines() if line.startswith("| vae | -23 |"))
     assert "| -5.50 ± 0.71 [" in paper and "| +18 | 8.50 ± 3.54 |" in paper
     assert bar_chart(models, tmp_path / "bars.png").stat().st_size > 0
+    floors = {"time_mean": {"temporal_fidelity": {"mean": 0.0}, "lsd_db": {"mean": math.nan}},
+              "pca": {"temporal_fidelity": {"mean": 0.8}}}
+    assert floor_marks(floors, "temporal_fidelity") == [("floor: time mean", 0.0),
+                                                        ("floor: pca", 0.8)]
+    assert floor_marks(floors, "lsd_db") == [] and floor_marks(floors, "active_units") == []
+    assert bar_chart(models, tmp_path / "floors.png", floors).stat().st_size > 0
 
 
 def test_verdict_reads_the_interval_then_the_mean():
