@@ -40,7 +40,7 @@ def floor_marks(floors: dict, key: str) -> list[tuple[str, float]]:
 def bar_chart(models: dict, path: Path, floors: dict | None = None) -> Path:
     """One panel per indicator: each model's mean with its 95 % interval over test pieces as
     error bar (the std over seeds for figures without an interval), and each floor's mean
-    as a dashed line."""
+    as a dashed (time mean) or dotted (PCA) line."""
     keys, names = list(table.INDICATORS), list(models)
     rows = math.ceil(len(keys) / PANELS_PER_ROW)
     fig, axes = pyplot().subplots(rows, PANELS_PER_ROW, figsize=(3.0 * PANELS_PER_ROW, 3.2 * rows),
@@ -51,9 +51,10 @@ def bar_chart(models: dict, path: Path, floors: dict | None = None) -> Path:
         bars = np.array([_error_bar(models[m][key]) for m in names]).T
         ax.bar(names, [models[m][key]["mean"] for m in names], yerr=bars, capsize=4,
                color=COLOURS[:len(names)] if len(names) <= len(COLOURS) else None)
-        for (label, value), style in zip(floor_marks(floors or {}, key), FLOOR_STYLES):
+        marks = floor_marks(floors or {}, key)
+        for (label, value), style in zip(marks, FLOOR_STYLES):
             ax.axhline(value, color="black", linestyle=style, linewidth=1, label=label)
-        if ax.get_legend_handles_labels()[0]:
+        if marks:
             ax.legend(fontsize=6)
         label, unit, higher = table.INDICATORS[key]
         ax.set_title(f"{label} {'↑' if higher else '↓'}", fontsize=9)

@@ -51,16 +51,16 @@ with warnings.catch_warnings():
             return mel_to_wave(mel, self.cfg.data).numpy().astype(np.float32)
 
 
-    def signature(cfg):
-        """Input and output schema for `cfg`'s window shape."""
-        from mlflow.models import ModelSignature
-        from mlflow.types.schema import ParamSchema, ParamSpec, Schema, TensorSpec
+def signature(cfg):
+    """Input and output schema for `cfg`'s window shape."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ParamSchema, ParamSpec, Schema, TensorSpec
 
-        from msvae.data.features import window_frames, window_samples
+    from msvae.data.features import window_frames, window_samples
 
-        s, m, t = len(cfg.data.sources), cfg.data.n_mels, window_frames(cfg.data)
-        return ModelSignature(
-            inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, s, m, t), "x"),
-                           TensorSpec(np.dtype(bool), (-1, s), "mask")]),
-            outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, s, window_samples(cfg.data)))]),
-            params=ParamSchema([ParamSpec("seed", "long", 0)]))
+    s, m, t = len(cfg.data.sources), cfg.data.n_mels, window_frames(cfg.data)
+    return ModelSignature(
+        inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, s, m, t), "x"),
+                       TensorSpec(np.dtype(bool), (-1, s), "mask")]),
+        outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, s, window_samples(cfg.data)))]),
+        params=ParamSchema([ParamSpec("seed", "long", 0)]))
