@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 from msvae.console import add_json_flag, print_json
-from msvae.manifest import (
-    ManifestError,
-    default_corpus,
-    load_manifest,
-    manifest_uri,
-    save_manifest,
-)
 
 
 def _build(args, cfg) -> int:
     from msvae.corpus.build import build
+    from msvae.manifest import default_corpus
 
     out = args.out or default_corpus(cfg)
     pieces = args.pieces if args.pieces is not None else cfg.corpus.pieces
@@ -26,6 +20,7 @@ def _build(args, cfg) -> int:
 
 def _import(args, cfg) -> int:
     from msvae.corpus.importer import import_folder
+    from msvae.manifest import ManifestError, save_manifest
 
     seed = args.seed if args.seed is not None else cfg.corpus.seed
     df = import_folder(cfg, args.source, seed)
@@ -39,6 +34,7 @@ def _import(args, cfg) -> int:
 
 def _stats(args, cfg) -> int:
     from msvae.corpus.stats import summarise, table
+    from msvae.manifest import load_manifest, manifest_uri
 
     uri = manifest_uri(args.manifest)
     stats = {"manifest": uri, **summarise(cfg, load_manifest(cfg, uri))}

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 
 def _stems(items: list[str]) -> dict[str, str]:
     """['vocal=s3://b/v.flac'] -> {'vocal': 's3://b/v.flac'}; one line for a malformed item."""
@@ -23,6 +21,8 @@ def _stems(items: list[str]) -> dict[str, str]:
 
 
 def _generate(args, cfg) -> int:
+    import torch
+
     from msvae.data.features import window_frames
     from msvae.generate.complete import complete, stems_to_windows
     from msvae.generate.examples import write_examples

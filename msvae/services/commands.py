@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from msvae.console import add_json_flag, print_json
-from msvae.services import embedded
 
 
 def _up(args, cfg) -> int:
+    from msvae.services import embedded
+
     embedded.up(cfg)
     return 0
 
 
 def _down(args, cfg) -> int:
+    from msvae.services import embedded
+
     embedded.down(cfg)
     return 0
 
 
 def _status(args, cfg) -> int:
+    from msvae.services import embedded
+
     report = embedded.status(cfg)
     if args.json:
         print_json(report)
