@@ -113,14 +113,35 @@ def build_dataset(cfg: Config, manifest_uri: str, split: str) -> ray.data.Datase
     return stream_windows(cfg, manifest)
 
 
-def load_prepared(cfg: Config, uri: str, split: str,
-                  columns: list[str] = TRAIN_COLUMNS) -> ray.data.Dataset:
+def load_prepared(cfg: Config, uri: str, split: str, columns: list[str] = TRAIN_COLUMNS,
+                  order_seed: int | None = None, reorder_each_pass: bool = False
+                  ) -> ray.data.Dataset:
     """The rows of one split from the shards `msvae prepare` wrote under `uri`, with
-    `columns` (of x, mask, piece, start_s; training reads {x, mask})."""
+    `columns` (of x, mask, piece, start_s; training reads {x, mask}).
+
+    With `order_seed` the shard files are read in a seeded random order, a new one on every
+    pass over the dataset (every epoch) when `reorder_each_pass`: the order comes from the
+    file list alone, so the split streams and is never materialised."""
+    fs, path = _split_folder(cfg, uri, split)
+    shuffle = None if order_seed is None else ray.data.FileShuffleConfig(
+        seed=order_seed, reseed_after_execution=reorder_each_pass)
+    # fractional CPUs: reads must fit beside training workers on a small machine
+    return ray.data.read_parquet(path, filesystem=fs, columns=list(columns),
+                                 num_cpus=cfg.data.read_cpus, shuffle=shuffle)
+
+
+def prepared_rows(cfg: Config, uri: str, split: str) -> int:
+    """How many windows one split of prepared shards holds, from the Parquet footers alone
+    (no row is read)."""
+    import pyarrow.dataset as pads
+
+    fs, path = _split_folder(cfg, uri, split)
+    return pads.dataset(path, filesystem=fs, format="parquet").count_rows()
+
+
+def _split_folder(cfg: Config, uri: str, split: str):
+    """(pyarrow filesystem, path) of one split's shard folder; StorageError when missing."""
     folder = storage.join(uri, f"{SPLIT_PREFIX}{split}")
     if not storage.exists(cfg, folder):
         raise storage.StorageError(f"{folder}: no prepared shards for split {split!r}")
-    fs, path = storage.pyarrow_filesystem(cfg, folder)
-    # fractional CPUs: reads must fit beside training workers on a small machine
-    return ray.data.read_parquet(path, filesystem=fs, columns=list(columns),
-                                 num_cpus=cfg.data.read_cpus)
+    return storage.pyarrow_filesystem(cfg, folder)

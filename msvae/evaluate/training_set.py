@@ -12,7 +12,7 @@ from msvae.evaluate.reference import REFERENCE_WINDOWS, FeatureReference
 from msvae.manifest import is_manifest
 
 READ_BATCH = 256  # windows per batch read back to the driver
-BLOCK_SEED = 0  # the order prepared blocks are read in
+ORDER_SEED = 0  # the order prepared shard files are read in
 
 
 class NoTrainingMix(MsvaeError):
@@ -22,11 +22,12 @@ class NoTrainingMix(MsvaeError):
 def split_mixes(cfg: Config, uri: str, split: str, limit: int) -> torch.Tensor:
     """The mix windows [n, M, T] dB among `limit` rows of `split` of `uri`, rows without a mix
     left out: from prepared shards in a seeded random block order (so a large split is not
-    represented by its first pieces alone), from a manifest the first through ingestion."""
+    represented by its first pieces alone; streamed, so only what is read is held), from a
+    manifest the first through ingestion."""
     from msvae.data.pipeline import build_dataset, load_prepared
 
     data = (build_dataset(cfg, uri, split) if is_manifest(uri) else
-            load_prepared(cfg, uri, split).randomize_block_order(seed=BLOCK_SEED))
+            load_prepared(cfg, uri, split, order_seed=ORDER_SEED))
     mix = cfg.data.sources.index("mix")
     parts = [batch["x"][batch["mask"][:, mix], mix] for batch in data.limit(limit).iter_batches(
         batch_size=READ_BATCH, batch_format="numpy")]

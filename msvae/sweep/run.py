@@ -58,14 +58,15 @@ def _trial(values: dict, *, spec: SweepSpec, parent_run_id: str, dataset_uri: st
 
     The sweep driver sets each child run's final status from the trial's outcome (a
     trial ASHA stops is interrupted here, so this function cannot tell)."""
-    from msvae.train.datasets import datasets_for
+    from msvae.train.datasets import training_inputs
 
     trial_id = tune.get_context().get_trial_id()
     cfg = spec.trial_config({k: values.get(k) for k in spec.space})
     child = open_run(cfg, f"{sweep_name}-{trial_id}", params=public_params(cfg),
                      tags={"msvae.trial_id": trial_id}, parent_run_id=parent_run_id)
-    trainer = make_trainer(cfg, f"{sweep_name}-{trial_id}", child,
-                           datasets_for(cfg, dataset_uri), callbacks=[TuneReportCallback()])
+    cfg, datasets = training_inputs(cfg, dataset_uri)
+    trainer = make_trainer(cfg, f"{sweep_name}-{trial_id}", child, datasets,
+                           callbacks=[TuneReportCallback()])
     trainer.fit()
     check_stopped(cfg, child, trial_id)
 

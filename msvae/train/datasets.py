@@ -12,26 +12,49 @@ from msvae.config import Config, override
 from msvae.manifest import default_corpus, default_manifest, is_manifest
 
 SPLITS = ("train", "valid")
+CACHE_BYTES = 1 << 30  # train.cache_split "auto": the most one worker keeps in memory
 
 
-def training_datasets(cfg: Config) -> dict:
-    """{"train": ..., "valid": ...} for `train.dataset` (the default corpus when unset)."""
-    return datasets_for(cfg, cfg.train.dataset or default_manifest(cfg))
+def training_inputs(cfg: Config, uri: str | None = None) -> tuple[Config, dict]:
+    """(`cfg` with train.cache_split decided, {"train": ..., "valid": ...}) for `uri`, by
+    default `train.dataset` (the default corpus when unset)."""
+    uri = uri or cfg.train.dataset or default_manifest(cfg)
+    cfg = with_cache_decided(cfg, uri)
+    return cfg, datasets_for(cfg, uri)
 
 
 def datasets_for(cfg: Config, uri: str) -> dict:
     """{"train": ..., "valid": ...} from a manifest (streamed in manifest order) or prepared
-    shards (train blocks in a new random order every epoch)."""
+    shards (train files in a new seeded random order every epoch)."""
     from msvae.data.pipeline import build_dataset, load_prepared
 
     if is_manifest(uri):
         return {split: build_dataset(cfg, uri, split) for split in SPLITS}
-    data = {split: load_prepared(cfg, uri, split) for split in SPLITS}
-    # Shards hold whole pieces in order: a new block order every epoch plus each worker's
-    # shuffle buffer (train.shuffle_windows) measured as good as a full shuffle, where
-    # piece order and a 64-window buffer cost a third of the temporal fidelity (README).
-    data["train"] = data["train"].randomize_block_order()
-    return data
+    # Shards hold whole pieces in order: a new file order every epoch plus each worker's
+    # shuffle buffer (train.shuffle_windows) streams the split, where piece order and a
+    # 64-window buffer cost a third of the temporal fidelity (docs/ablations.md).
+    return {"train": load_prepared(cfg, uri, "train", order_seed=cfg.train.seed,
+                                   reorder_each_pass=True),
+            "valid": load_prepared(cfg, uri, "valid")}
+
+
+def with_cache_decided(cfg: Config, uri: str) -> Config:
+    """`cfg` with train.cache_split "auto" decided before reading: "memory" when a worker's
+    share of the prepared train split and the whole valid split (rank 0 validates) each fit
+    in CACHE_BYTES, by the row counts in the shards' Parquet footers, else "stream". A
+    manifest's size is known only once decoded: there "auto" stays, and each worker keeps
+    its first pass while it fits."""
+    from msvae.data.features import window_frames
+    from msvae.data.pipeline import prepared_rows
+
+    if cfg.train.cache_split != "auto" or is_manifest(uri):
+        return cfg
+    sources = len(cfg.data.sources)
+    row_bytes = sources * cfg.data.n_mels * window_frames(cfg.data) * 4 + sources
+    largest = max(prepared_rows(cfg, uri, "train") / cfg.train.workers,
+                  prepared_rows(cfg, uri, "valid")) * row_bytes
+    return override(cfg, {"train.cache_split": "memory" if largest <= CACHE_BYTES
+                          else "stream"})
 
 
 def ensure_prepared(cfg: Config, log=print) -> tuple[Config, dict | None]:

@@ -27,7 +27,7 @@ from msvae.services.state import state_dir
 from msvae.tracking.connect import connect
 from msvae.tracking.registry import SCORE_METRIC
 from msvae.tracking.runs import config_yaml, lifecycle, open_run, public_params
-from msvae.train.datasets import training_datasets
+from msvae.train.datasets import training_inputs
 from msvae.train.loop import STOP_TAG, train_loop_per_worker
 from msvae.train.progress import TrainingProgress
 
@@ -118,7 +118,7 @@ def train(cfg: Config, run_name: str | None = None, resume: bool = False,
     started = time.perf_counter()
     with lifecycle(mlflow_run_id):
         warn_if_data_starves(cfg)
-        datasets = training_datasets(cfg)
+        cfg, datasets = training_inputs(cfg)
         trainer = make_trainer(cfg, run_name, mlflow_run_id, datasets)
         try:
             with TrainingProgress(mlflow_run_id, cfg.train.steps):

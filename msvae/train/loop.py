@@ -24,6 +24,7 @@ from msvae.model import build_model
 from msvae.model.objective import as_floats
 from msvae.tracking.run_logger import RunLogger
 from msvae.train import checkpoint as ckpt
+from msvae.train.datasets import CACHE_BYTES
 from msvae.train.step import NonFiniteLoss, autocast, optimizer_for, train_step
 
 STOP_TAG = "msvae.stopped"
@@ -52,17 +53,17 @@ def _batches(shard, cfg: Config, device: torch.device, epoch: int | None):
 
 
 class _Split:
-    """A rank's split, streamed on its first pass and kept on the CPU when it fits
-    (train.cache_split), then served from memory: each re-read of a streaming split is a
-    fresh Ray Data execution, seconds on a small set. `epoch(e)` gives shuffled training
-    batches (the first pass through the train.shuffle_windows buffer, later ones in a
-    permutation seeded by e); iterating gives the batches in order (validation)."""
-
-    CACHE_BYTES = 1 << 30  # "auto": the most one rank keeps
+    """A rank's split, streamed on its first pass and kept on the CPU when
+    train.cache_split says so (the driver decides "auto" from the shards' size before
+    training, msvae.train.datasets; a manifest's first pass is kept while it fits), then
+    served from memory: each re-read of a streaming split is a fresh Ray Data execution,
+    seconds on a small set. `epoch(e)` gives shuffled training batches (the first pass
+    through the train.shuffle_windows buffer, later ones in a permutation seeded by e);
+    iterating gives the batches in order (validation)."""
 
     def __init__(self, shard, cfg: Config, device: torch.device):
         self.shard, self.cfg, self.device, self.kept = shard, cfg, device, None
-        self.limit = {"auto": self.CACHE_BYTES, "memory": float("inf"),
+        self.limit = {"auto": CACHE_BYTES, "memory": float("inf"),
                       "stream": -1}[cfg.train.cache_split]
 
     def __iter__(self):
@@ -158,6 +159,7 @@ def train_loop_per_worker(loop_config: dict) -> None:
     logger = (RunLogger(loop_config["tracking_uri"], loop_config["mlflow_run_id"])
               if rank == 0 else None)
     _log_start(logger, step)
+    loop_started = time.perf_counter()
     train_shard = ray.train.get_dataset_shard("train")
     train_split = _Split(train_shard, cfg, device)
     validation = (_Split(ray.train.get_dataset_shard("valid"), cfg, torch.device("cpu"))
@@ -166,7 +168,10 @@ def train_loop_per_worker(loop_config: dict) -> None:
     while step < cfg.train.steps:
         epoch_start = step
         for batch in train_split.epoch(epoch):
-            started = started or time.perf_counter()
+            if started is None:
+                started = time.perf_counter()
+                if logger:  # how long the first batch took to stream in, seconds
+                    logger.metrics({"first_batch_seconds": started - loop_started}, step)
             try:
                 parts = train_step(model, optimizer, batch, step, cfg)
             except NonFiniteLoss as exc:
