@@ -33,7 +33,7 @@ def test_validation_is_read_once_then_served_from_memory():
 
 
 def test_validation_over_the_cache_budget_is_streamed_each_time(monkeypatch):
-    monkeypatch.setattr(loop._Split, "CACHE_BYTES", 30)  # one batch is 26 bytes
+    monkeypatch.setattr(loop, "CACHE_BYTES", 30)  # one batch is 26 bytes
     shard = CountingShard(batches=3)
     validation = loop._Split(shard, CFG, CPU)
     assert len(list(validation)) == len(list(validation)) == 3
