@@ -1,4 +1,5 @@
-"""`msvae corpus build|import|stats`: make, adopt and inspect multi-source corpora."""
+"""`msvae corpus build|upload|import|stats`: make, upload, adopt and inspect multi-source
+corpora."""
 
 from __future__ import annotations
 
@@ -15,6 +16,16 @@ def _build(args, cfg) -> int:
     result = build(cfg, out, pieces, seed)
     state = "already built" if result.cached else f"built in {result.seconds:.1f} s"
     print(f"corpus {result.key} {state}: {result.manifest}")
+    return 0
+
+
+def _upload(args, cfg) -> int:
+    from msvae.corpus.upload import upload_folder
+
+    done = upload_folder(cfg, args.folder, args.dest)
+    print(done.describe())
+    print(f"next: msvae corpus import {args.dest} --out "
+          f"{args.dest.rstrip('/')}/manifest.csv")
     return 0
 
 
@@ -59,6 +70,14 @@ def register(sub, common) -> None:
     b.add_argument("--pieces", type=int, metavar="N", help="pieces (default: corpus.pieces)")
     b.add_argument("--seed", type=int, metavar="S", help="seed (default: corpus.seed)")
     b.set_defaults(func=_build)
+    u = csub.add_parser(
+        "upload", parents=[common], help="copy a local folder (your stems) to storage",
+        description="Copy every file under a local folder to an s3:// prefix (the embedded "
+        "server, MinIO or AWS, per storage.endpoint_url) or another folder, keeping its "
+        "layout. A file that cannot be read is named in one line; the others go on.")
+    u.add_argument("folder", metavar="DIR", help="local folder, e.g. ~/my-stems")
+    u.add_argument("dest", metavar="URI", help="destination, e.g. s3://msvae/my-stems")
+    u.set_defaults(func=_upload)
     i = csub.add_parser(
         "import", parents=[common], help="make a manifest of your own stems",
         description="Files laid out as <piece>/<source>[_<name>].<ext> become manifest "
