@@ -4,7 +4,7 @@ Models work in "units": dB mapped by a fixed affine map, u = (dB - DB_OFFSET) / 
 chosen so music's log-mel has about zero mean and unit spread (the demo corpus: mean
 -21 dB, std 15 dB). Gradient descent then learns the movement over time within a few
 hundred steps; with the earlier -50 dB / 50 dB map (inputs squeezed to a spread of 0.3)
-it learned little besides the average spectrum (benchmarks/quality.py, README). Never
+it learned little besides the average spectrum (benchmarks/quality.py, docs/ablations.md). Never
 data-dependent, so any window scales alike.
 A model reads `in_slots` and reconstructs `out_slots` (source indices in cfg.data.sources);
 slots it does not produce hold FLOOR_DB (silence) in `recon`.

@@ -4,7 +4,7 @@ Each source gets its own conv stem and a learned source embedding; a shared resi
 follows; cross-source attention at every frame lets sources read each other, with absent
 sources hidden from the keys; a 1x1 conv over the sources side by side (absent ones zeroed)
 gives one [B, C, T] stream. It measured better than a mean over present sources, which
-diluted the mix among the stems (benchmarks/quality.py, README).
+diluted the mix among the stems (benchmarks/quality.py, docs/ablations.md).
 """
 
 from __future__ import annotations

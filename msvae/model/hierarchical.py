@@ -3,7 +3,7 @@
 Bottom-up, the fused input stream is refined, then halved before each further level;
 level l's feature sits at T / 2^l frames, so the finest latent follows every frame
 (measured: 0.53 -> 0.60 validation temporal fidelity against a finest latent at T / 2,
-at the same latent numbers per frame; README). Top-down, from a learned constant at the
+at the same latent numbers per frame; docs/ablations.md). Top-down, from a learned constant at the
 coarsest scale, each level draws z_l from q(z_l | h_l, d) (or the prior p(z_l | d) when
 generating) and adds it into the decoder state d, which is then refined and doubled in
 rate (but at the finest level), as in ladder VAEs / NVAE.

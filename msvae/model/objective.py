@@ -7,7 +7,7 @@ recon = weighted mean over the present slots the model reconstructs of
 one slot (constant dropped), averaged over the batch: per slot, so that a model that
 reconstructs four slots and one that reconstructs the mix weigh their KL alike. The mix
 slot weighs objective.mix_weight, every other slot 1: the mix is the product and the
-stems help it (measured at 3: mix temporal fidelity 0.65 -> 0.69, README).
+stems help it (measured at 3: mix temporal fidelity 0.65 -> 0.69, docs/ablations.md).
 KL_{l,d} is latent group d (one channel) of level l, summed over time and averaged over
 the batch. w_l are KL-balancing weights (1 unless enabled). Collapse monitors live here too.
 """
