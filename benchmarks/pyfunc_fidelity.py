@@ -53,13 +53,13 @@ def main() -> None:
         return float(temporal_fidelity(torch.as_tensor(ref), mel).mean())
 
     figures: dict[str, float] = {"windows": len(x)}
-    audio = model.predict({"x": x.astype(np.float32), "mask": mask})
+    audio = model.predict({"x": x.astype(np.float32), "mask": mask})["audio"]
     for s, source in enumerate(cfg.data.sources):
         there = mask[:, s]
         figures[f"tf_gl_recon_{source}"] = fidelity(audio[there, s], x[there, s])
     mix = cfg.data.sources.index("mix")
     stems, both = (t.numpy() for t in fill_in_case(torch.from_numpy(mask), mix))
-    fill = model.predict({"x": x[both].astype(np.float32), "mask": stems[both]})
+    fill = model.predict({"x": x[both].astype(np.float32), "mask": stems[both]})["audio"]
     figures["tf_gl_fill_mix"] = fidelity(fill[:, mix], x[both, mix])
     figures["tf_gl_reference_mix"] = fidelity(
         mel_to_wave(torch.as_tensor(x[:, mix]), cfg.data).numpy(), x[:, mix])

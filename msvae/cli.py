@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "msvae.compare.commands",
     "msvae.evaluate.commands",
     "msvae.generate.commands",
+    "msvae.serve.commands",
     "msvae.demo.commands",
     "msvae.cluster.commands",
 ]

@@ -23,7 +23,9 @@ SCRIPT = textwrap.dedent("""
     model = mlflow.pyfunc.load_model(uri)
     example = model.input_example
     out = model.predict(example)
-    print("shape", *out.shape, "finite", bool((abs(out) <= 1.0).all()))
+    audio = out["audio"]
+    print("rate", out["sample_rate"], "shape", *audio.shape,
+          "finite", bool((abs(audio) <= 1.0).all()))
 """)
 
 
@@ -45,3 +47,4 @@ def test_the_registered_model_loads_in_a_fresh_venv_from_its_requirements(
     sources = len(result.cfg.data.sources)
     shape = proc.stdout.split("shape", 1)[1].split()
     assert shape[:2] == ["1", str(sources)] and proc.stdout.strip().endswith("finite True")
+    assert proc.stdout.split("rate", 1)[1].split()[0] == str(result.cfg.data.sample_rate)

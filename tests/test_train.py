@@ -49,11 +49,13 @@ def test_two_workers_train_checkpoint_register_and_generate(smoke_model):
     assert storage_has_checkpoints(cfg, result.run_name)
 
     model = mlflow.pyfunc.load_model("models:/smoke@champion")
-    audio = model.predict({"x": batch["x"].astype(np.float32), "mask": batch["mask"]})
+    out = model.predict({"x": batch["x"].astype(np.float32), "mask": batch["mask"]})
+    audio = out["audio"]
+    assert out["sample_rate"] == cfg.data.sample_rate
     assert audio.shape[:2] == (2, len(cfg.data.sources))
     assert np.isfinite(audio).all() and np.abs(audio).max() > 1e-4
     generated = model.predict({"x": batch["x"].astype(np.float32),
-                               "mask": np.zeros_like(batch["mask"])})
+                               "mask": np.zeros_like(batch["mask"])})["audio"]
     assert generated.shape == audio.shape
     assert model.unwrap_python_model().cfg.model.kind == cfg.model.kind
 

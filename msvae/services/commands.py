@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from msvae.console import add_json_flag, print_json
+from msvae.services.state import EMBEDDED_KEYS
+
+
+def access_lines(cfg, endpoint: str) -> list[str]:
+    """How to reach the embedded S3 server from your own shell: its dummy keys (never keys
+    from the environment) and an AWS CLI line to paste."""
+    keys = " ".join(f"{k}={v}" for k, v in EMBEDDED_KEYS.items())
+    root = cfg.storage.root if cfg.storage.root.startswith("s3://") else "s3://"
+    return ["the embedded S3 server accepts any key pair; msvae gives it these dummy keys "
+            "(for this loopback server only):",
+            f"  export {keys} AWS_DEFAULT_REGION={cfg.storage.region}",
+            f"  aws --endpoint-url {endpoint} s3 ls {root.rstrip('/')}/"]
 
 
 def _up(args, cfg) -> int:
     from msvae.services import embedded
 
-    embedded.up(cfg)
+    state = embedded.up(cfg)
+    print("\n".join(access_lines(cfg, state["s3"]["endpoint"])))
     return 0
 
 
@@ -23,6 +36,8 @@ def _status(args, cfg) -> int:
     from msvae.services import embedded
 
     report = embedded.status(cfg)
+    if report["s3"]["answering"]:
+        report["s3"]["keys"] = EMBEDDED_KEYS
     if args.json:
         print_json(report)
     else:
@@ -30,6 +45,8 @@ def _status(args, cfg) -> int:
             state = ("up" if info["answering"] else "not answering") if info["running"] else "down"
             where = f"{info['endpoint']} (pid {info['pid']})" if "endpoint" in info else ""
             print(f"{name:7s} {state:14s} {where}")
+        if report["s3"]["answering"]:
+            print("\n".join(access_lines(cfg, report["s3"]["endpoint"])))
     return 0 if all(i["answering"] for i in report.values()) else 1
 
 

@@ -36,7 +36,7 @@ def _free_port(host: str) -> int:
         return s.getsockname()[1]
 
 
-def _pick_port(host: str, wanted: int, key: str) -> int:
+def pick_port(host: str, wanted: int, key: str) -> int:
     """`wanted` if it is free, a free port if it is 0; a taken port is an error."""
     if wanted == 0:
         return _free_port(host)
@@ -99,7 +99,7 @@ def _bucket_of(cfg: Config) -> str | None:
 def _start_s3(cfg: Config, folder: Path) -> dict:
     require_extra("moto", "embedded")
     host = cfg.services.host
-    port = _pick_port(host, cfg.services.s3_port, "services.s3_port")
+    port = pick_port(host, cfg.services.s3_port, "services.s3_port")
     data = folder / "s3"
     (data / ".ready").unlink(missing_ok=True)
     entry = _spawn([sys.executable, "-m", "msvae.services.s3_server", "--host", host,
@@ -124,7 +124,7 @@ def _recovery_line(data: Path) -> str:
 
 def _start_mlflow(cfg: Config, folder: Path, s3: dict) -> dict:
     host = cfg.services.host
-    port = _pick_port(host, cfg.services.mlflow_port, "services.mlflow_port")
+    port = pick_port(host, cfg.services.mlflow_port, "services.mlflow_port")
     bucket = _bucket_of(cfg)
     artifacts = f"s3://{bucket}/mlflow-artifacts" if bucket else str(folder / "mlflow-artifacts")
     env = dict(os.environ, MLFLOW_S3_ENDPOINT_URL=s3["endpoint"], **EMBEDDED_KEYS,

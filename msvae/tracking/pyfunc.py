@@ -2,9 +2,10 @@
 
 Input: `x` float32 [n, sources, mels, frames] in dB and `mask` bool [n, sources]; all
 slots given -> reconstruction, none -> unconditional generation, some -> the rest
-generated conditioned on them (see msvae.generate.complete). Output: float32 waveforms
-[n, sources, samples] at `data.sample_rate` Hz. Weights and config are artifacts, so
-the model loads back as this class, not a traced graph.
+generated conditioned on them (see msvae.generate.complete). Output: {"audio": float32
+waveforms [n, sources, samples], "sample_rate": their rate in Hz}, so a served answer
+(`{"predictions": {...}}` from MLflow's scoring server) says how to play itself. Weights
+and config are artifacts, so the model loads back as this class, not a traced graph.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ with warnings.catch_warnings():
             x = torch.as_tensor(np.asarray(model_input["x"], dtype=np.float32))
             mask = torch.as_tensor(np.asarray(model_input["mask"], dtype=bool))
             mel = complete(self.model, x, mask, self.cfg, seed=int((params or {}).get("seed", 0)))
-            return mel_to_wave(mel, self.cfg.data).numpy().astype(np.float32)
+            return {"audio": mel_to_wave(mel, self.cfg.data).numpy().astype(np.float32),
+                    "sample_rate": int(self.cfg.data.sample_rate)}
 
 
 def signature(cfg):
@@ -62,5 +64,7 @@ def signature(cfg):
     return ModelSignature(
         inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, s, m, t), "x"),
                        TensorSpec(np.dtype(bool), (-1, s), "mask")]),
-        outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, s, window_samples(cfg.data)))]),
+        outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, s, window_samples(cfg.data)),
+                                   "audio"),
+                        TensorSpec(np.dtype(np.int64), (), "sample_rate")]),
         params=ParamSchema([ParamSpec("seed", "long", 0)]))
