@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -51,12 +52,43 @@ def test_evaluate_on_a_fresh_manifest(services, smoke_model, smoke_manifest, tmp
         assert np.isfinite(result[key]), key
     assert result["windows"] > 0
     assert [q["uri"].endswith("broken/mix.wav") for q in result["quarantined"]] == [True]
-    assert "generated-audio figures against" in proc.stderr
-    # Ray Data's progress logs are quiet by default and back with -v
+    assert "generated-audio figures and PCA floor against" in proc.stderr
+    # the JSON names the model version and the manifest, and has the figures per split,
+    # the windows they cover and the floors on the same windows
+    registered = smoke_model[1]
+    assert result["model"] == {"uri": "models:/smoke@champion", "name": "smoke",
+                               "version": registered.version,
+                               "run_id": smoke_model[0].mlflow_run_id}
+    assert result["manifest"] == str(manifest)
+    splits = result["splits"]
+    assert splits["all"]["windows"] == result["windows"] == sum(
+        v["windows"] for k, v in splits.items() if k != "all")
+    assert 0 < result["fill_windows"] <= result["windows"]
+    assert 0 <= result["fill/similarity_pct"] <= 100  # a percentage, never negative
+    assert result["floors"]["time_mean"]["all"]["temporal_fidelity"] == 0
+    assert np.isfinite(result["floors"]["pca"]["all"]["lsd_db"]) and result["pca_components"] > 0
+    # progress on stderr, no library warning, Ray Data's progress logs quiet by default
+    assert "ingesting: 100%" in proc.stderr and "scoring: 100%" in proc.stderr
+    assert "not writable" not in proc.stderr
     assert "Starting execution of Dataset" not in proc.stdout + proc.stderr
+    # for people: a table with units, direction, splits, window counts and floors
     loud = _msvae(services, "evaluate", "--model", "models:/smoke@champion",
-                  "--manifest", str(manifest), "--json", "-v")
-    assert loud.returncode == 0 and "Starting execution of Dataset" in loud.stdout + loud.stderr
+                  "--manifest", str(manifest), "-v")
+    assert loud.returncode == 0, loud.stderr[-2000:]
+    assert "Starting execution of Dataset" in loud.stdout + loud.stderr  # back with -v
+    lines = loud.stdout.splitlines()
+    assert f"models:/smoke@champion (version {registered.version}) on {manifest}" in loud.stdout
+    header = next(line for line in lines if line.split()[:2] == ["unit", "better"])
+    assert header.split()[2:] == [*(k for k in splits if k != "all"), "all"]
+    cells = [re.split(r"\s{2,}", line.strip()) for line in lines if line.strip()]
+    rows = {row[0]: row[1:] for row in cells}  # a repeated label: its last row
+    assert rows["windows scored (with a mix)"][-1] == str(result["windows"])
+    assert rows["of them with stems (fill-in)"][-1] == str(result["fill_windows"])
+    assert rows["reconstruction error"][:2] == ["dB", "lower"]
+    assert rows["temporal fidelity"][:2] == ["none", "higher"]
+    assert rows["floor: time mean"][-1] == "0.00"  # the last of its rows: temporal fidelity
+    assert f"floor: frame PCA, {result['pca_components']} per frame" in rows
+    assert "not writable" not in loud.stderr
 
 
 def test_generate_writes_playable_wavs(services, smoke_model, smoke_manifest, tmp_path):

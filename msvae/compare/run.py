@@ -104,7 +104,7 @@ def _floors(cfg: Config, test: TestSet) -> dict:
     """Time-mean and frame-PCA floors per window of the test mixes, with intervals; the PCA
     fitted on up to PCA_FIT_WINDOWS train windows with as many components per frame as
     our model's latents carry."""
-    from msvae.evaluate.floors import floor_windows, latents_per_frame
+    from msvae.evaluate.floors import fitted_floor_windows, pca_floor
     from msvae.evaluate.training_set import split_mixes
     from msvae.model import build_model
 
@@ -112,10 +112,8 @@ def _floors(cfg: Config, test: TestSet) -> dict:
     present = test.mask[:, mix]
     test_mix = torch.as_tensor(test.x[present, mix])
     ours = build_model(override(cfg, {"model.kind": cfg.compare.models[-1]}))
-    x = torch.full((1, len(cfg.data.sources), *test_mix.shape[1:]), -50.0)
-    k = latents_per_frame(ours, x, torch.ones(1, len(cfg.data.sources), dtype=torch.bool))
-    train_mix = split_mixes(cfg, cfg.train.dataset, "train", PCA_FIT_WINDOWS)
-    per_window = floor_windows(train_mix, test_mix, k)
+    pca = pca_floor(ours, split_mixes(cfg, cfg.train.dataset, "train", PCA_FIT_WINDOWS))
+    per_window = fitted_floor_windows(test_mix, pca)
     return table.floor_stats({name: {key: v.numpy() for key, v in row.items()}
                               for name, row in per_window.items()}, test.piece[present])
 

@@ -20,18 +20,8 @@ import statistics
 import numpy as np
 
 from msvae.compare.bootstrap import interval, seed_interval
+from msvae.evaluate.indicators import INDICATORS  # key -> (label, unit, higher is better)
 
-INDICATORS = {  # key -> (label, unit, higher is better)
-    "recon_error_db": ("reconstruction error", "dB", False),
-    "lsd_db": ("log-spectral distance", "dB", False),
-    "recon_similarity_pct": ("reconstruction similarity", "%", True),
-    "similarity_pct": ("similarity of generated audio", "%", True),
-    "temporal_fidelity": ("temporal fidelity", "", True),
-    "fill/temporal_fidelity": ("temporal fidelity from the stems", "", True),
-    "fill/similarity_pct": ("similarity from the stems", "%", True),
-    "frechet_distance": ("Fréchet distance", "", False),
-    "active_units": ("active units", "", True),
-}
 HEADLINE = tuple(k for k in INDICATORS if not k.startswith("fill/"))  # the deltas' columns
 DELTA_UNITS = {"dB": "dB", "%": "pp", "": ""}
 NAN = (math.nan, math.nan)

@@ -55,8 +55,9 @@ def listening_examples(cfg: Config, model, batch: dict, out: Path) -> list[Path]
     from msvae.generate.complete import complete, fill_in_case
     from msvae.generate.examples import REFERENCE, write_examples
 
-    x = torch.as_tensor(np.asarray(batch["x"][:1]), dtype=torch.float32)
-    mask = torch.as_tensor(np.asarray(batch["mask"][:1]), dtype=torch.bool)
+    # copies: Ray Data hands out read-only arrays, which torch warns about sharing
+    x = torch.tensor(np.asarray(batch["x"][:1]), dtype=torch.float32)
+    mask = torch.tensor(np.asarray(batch["mask"][:1]), dtype=torch.bool)
     stems_only, _ = fill_in_case(mask, cfg.data.sources.index("mix"))
     panels = {REFERENCE: x[0],
               "reconstructed": complete(model, x, mask, cfg)[0],

@@ -2,58 +2,58 @@
 
 Every piece of the manifest (all splits) goes through the same ingestion pipeline as
 training, with the model's own data settings; files the pipeline quarantines are
-listed, the rest are scored. The generated-audio figures (similarity, Fréchet distance)
-are scored against the model's own training data when it can be read, else reported NaN.
+listed, the rest are scored. A table gives each indicator with its unit and which way is
+better, per split and over all windows, beside the time-mean and frame-PCA floors on the
+same windows. The generated-audio figures (similarity, Fréchet distance) and the PCA
+floor's fit come from the model's own training data when it can be read, else they are
+reported NaN.
 """
 
 from __future__ import annotations
 
-import math
-
 from msvae.console import add_json_flag, print_json
 from msvae.errors import MsvaeError
 
-KEYS = ("recon_error_db", "lsd_db", "recon_similarity_pct", "similarity_pct",
-        "temporal_fidelity", "fill/temporal_fidelity", "fill/recon_error_db",
-        "fill/similarity_pct", "frechet_distance", "active_units", "windows")
 
+def model_identity(uri: str) -> dict:
+    """{"uri", "name", "version", "run_id"} of an MLflow model URI: the registered name and
+    version an alias points at now (None for a model that is not registered)."""
+    from mlflow import MlflowClient
+    from mlflow.store.artifact.utils.models import get_model_name_and_version
 
-def _reference(cfg, trained):
-    """The training reference from the model's own training data (`train.dataset` of the
-    config it was trained with), or None, saying in one line that the generated-audio
-    figures are skipped, when that data cannot be read."""
-    from msvae.evaluate.training_set import training_reference
-    from msvae.manifest import default_manifest
-
-    uri = trained.train.dataset or default_manifest(trained)
-    try:
-        reference = training_reference(cfg, uri)
-    except Exception as exc:  # noqa: BLE001 - unreadable training data skips, never fails
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        print(f"generated-audio figures skipped (NaN): training data {uri}: {reason}")
-        return None
-    print(f"generated-audio figures against {len(reference.bank)} training windows of {uri}")
-    return reference
+    if not uri.startswith("models:/"):
+        return {"uri": uri, "name": None, "version": None, "run_id": None}
+    client = MlflowClient()
+    name, version = get_model_name_and_version(client, uri)
+    return {"uri": uri, "name": name, "version": str(version),
+            "run_id": client.get_model_version(name, version).run_id}
 
 
 def _evaluate(args, cfg) -> int:
-    from msvae.evaluate.score import evaluate_manifest
+    from msvae.evaluate.on_manifest import evaluate_manifest
+    from msvae.evaluate.report import table
+    from msvae.manifest import default_manifest, manifest_uri
     from msvae.ray_start import init_ray
     from msvae.tracking.connect import connect
     from msvae.tracking.load import load_registered, with_model_settings
 
     connect(cfg)
+    model, trained = load_registered(args.model)  # a bad URI fails before Ray starts
+    identity = model_identity(args.model)
     init_ray()
-    model, trained = load_registered(args.model)
     cfg = with_model_settings(cfg, trained)
-    result = evaluate_manifest(cfg, model, args.manifest, _reference(cfg, trained))
+    result = {"model": identity, "manifest": manifest_uri(args.manifest),
+              **evaluate_manifest(cfg, model, args.manifest,
+                                  trained.train.dataset or default_manifest(trained))}
     if args.json:
         print_json(result)
     else:
-        for key in KEYS:
-            value = result[key]
-            print(f"{key:24s} {value:.3f}" if isinstance(value, float) and math.isfinite(value)
-                  else f"{key:24s} {value}")
+        seconds = result["seconds"]
+        version = f" (version {identity['version']})" if identity["version"] else ""
+        print(f"\n{args.model}{version} on {result['manifest']}: "
+              + ", ".join(f"{stage.replace('_', ' ')} {s:.0f} s"
+                          for stage, s in seconds.items()) + "\n")
+        print(table(result))
         for item in result["quarantined"]:
             print(f"quarantined  {item['uri']}: {item['reason']}")
     if result["windows"] == 0:

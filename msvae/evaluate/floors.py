@@ -50,12 +50,29 @@ class FramePCA:
         return out.movedim(-2, -1).to(x_db.dtype)
 
 
+def pca_floor(model: torch.nn.Module, train_db: torch.Tensor) -> FramePCA:
+    """The frame-PCA floor of `model`: fitted on training mix windows [N, M, T] dB with as
+    many components as the model's latents carry per frame (latents_per_frame)."""
+    sources = model.n_sources
+    x = torch.full((1, sources, *train_db.shape[1:]), -50.0)
+    k = latents_per_frame(model, x, torch.ones(1, sources, dtype=torch.bool))
+    return FramePCA(train_db, k)
+
+
 def floor_windows(train_db: torch.Tensor, test_db: torch.Tensor,
                   k: int) -> dict[str, dict[str, torch.Tensor]]:
     """The floors' indicators per window of `test_db` [n, M, T] dB, the PCA fitted on
     `train_db` [N, M, T] with `k` components: {"time_mean": {key: [n]}, "pca": {...}}."""
-    predictions = {"time_mean": time_mean(test_db),
-                   "pca": FramePCA(train_db, k).reconstruct(test_db)}
+    return fitted_floor_windows(test_db, FramePCA(train_db, k))
+
+
+def fitted_floor_windows(test_db: torch.Tensor,
+                         pca: FramePCA | None) -> dict[str, dict[str, torch.Tensor]]:
+    """As floor_windows with the PCA already fitted, so a stream of batches fits it once;
+    without one (no training windows to fit it on) the time-mean floor alone."""
+    predictions = {"time_mean": time_mean(test_db)}
+    if pca is not None:
+        predictions["pca"] = pca.reconstruct(test_db)
     return {name: {key: fn(test_db, est) for key, fn in WINDOW_INDICATORS.items()}
             for name, est in predictions.items()}
 

@@ -88,3 +88,15 @@ def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
 WINDOW_INDICATORS = {  # output window against its reference, one value per window
     "recon_error_db": recon_error_db, "lsd_db": lsd_db,
     "recon_similarity_pct": recon_similarity_pct, "temporal_fidelity": temporal_fidelity}
+
+INDICATORS = {  # what every report shows, key -> (label, unit, higher is better)
+    "recon_error_db": ("reconstruction error", "dB", False),
+    "lsd_db": ("log-spectral distance", "dB", False),
+    "recon_similarity_pct": ("reconstruction similarity", "%", True),
+    "similarity_pct": ("similarity of generated audio", "%", True),
+    "temporal_fidelity": ("temporal fidelity", "", True),
+    "fill/temporal_fidelity": ("temporal fidelity from the stems", "", True),
+    "fill/similarity_pct": ("similarity from the stems", "%", True),
+    "frechet_distance": ("Fréchet distance", "", False),
+    "active_units": ("active units", "", True),
+}

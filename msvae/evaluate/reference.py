@@ -45,23 +45,31 @@ class FeatureReference:
         return (cepstral_features(db).to(self.mean.device) - self.mean) / self.std
 
 
+def closeness_pct(d2: torch.Tensor, dims: int) -> torch.Tensor:
+    """Similarity, percent, of two points at squared distance `d2` in the standardised
+    feature space of `dims` dimensions: 100 * exp(-d2 / 2F), in (0, 100] (100: the same
+    features; 37: as far apart as two training windows are on average, E[d^2] = 2F there)."""
+    return 100 * torch.exp(-d2 / (2 * dims))
+
+
 def similarity_pct(reference: FeatureReference, generated_db: torch.Tensor) -> torch.Tensor:
-    """Similarity of generated audio per window, percent: 100 * exp(-d^2 / 2F), d the
-    Euclidean distance of its standardised features to the nearest training window in the
-    bank, F their dimension (100: a training window itself; 37: as far as two training
-    windows lie apart on average, E[d^2] = 2F here). Not a cosine: that ignores how far out
-    a window lies, and ranked an average spectrum above real held-out music. [n, M, T] -> [n]."""
+    """Similarity of generated audio per window, percent (closeness_pct): d the Euclidean
+    distance of its standardised features to the nearest training window in the bank. Not
+    a cosine: that ignores how far out a window lies, and ranked an average spectrum above
+    real held-out music. [n, M, T] -> [n]."""
     d2 = torch.cdist(reference.standardise(generated_db), reference.bank).pow(2).min(-1).values
-    return 100 * torch.exp(-d2 / (2 * reference.bank.shape[-1]))
+    return closeness_pct(d2, reference.bank.shape[-1])
 
 
 def paired_similarity_pct(reference: FeatureReference, ref_db: torch.Tensor,
                           est_db: torch.Tensor) -> torch.Tensor:
-    """Similarity per window of an output to its own reference, percent: 100 * the cosine of
-    their standardised features (the mix generated from the stems vs the real mix).
-    [..., M, T] -> [...]."""
-    return 100 * torch.nn.functional.cosine_similarity(
-        reference.standardise(ref_db), reference.standardise(est_db), dim=-1, eps=1e-12)
+    """Similarity per window of an output to its own reference, percent (closeness_pct, the
+    scale of similarity_pct): d the distance between their standardised features (the mix
+    generated from the stems vs the real mix; 100: the same, 37: as unrelated as two
+    training windows). A cosine here went negative (-11 %) for outputs on the far side of
+    the training mean. [..., M, T] -> [...]."""
+    d2 = (reference.standardise(ref_db) - reference.standardise(est_db)).pow(2).sum(-1)
+    return closeness_pct(d2, reference.bank.shape[-1])
 
 
 def generated_frechet(reference: FeatureReference, generated_db: torch.Tensor) -> float:

@@ -1,5 +1,5 @@
-"""A model scored on windows: every indicator per window over batches, their averages, and
-a whole manifest.
+"""A model scored on windows: every indicator per window over batches, and their averages
+over all windows or a subset (a split; msvae.evaluate.on_manifest scores a manifest).
 
 Headline figures use the mix slot for every model so that vae, single and msvae compare
 on the same target; msvae also gets per-source reconstruction errors. Collapse monitors
@@ -11,7 +11,6 @@ seed, and the similarity of the mix generated from the stems; without one they a
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -60,8 +59,8 @@ def score_windows(model: torch.nn.Module, batches, cfg: Config,
     parts, kl, moments = defaultdict(list), defaultdict(float), None
     rows, mixes, frames = 0, 0, None
     for batch in batches:
-        x = torch.as_tensor(batch["x"], device=model.device).float()
-        mask = torch.as_tensor(batch["mask"], device=model.device).bool()
+        x = _own_tensor(batch["x"], torch.float32, model.device)
+        mask = _own_tensor(batch["mask"], torch.bool, model.device)
         out = model(x, mask)
         for key, values in _window_values(model, x, mask, out.recon.float(), cfg,
                                           reference).items():
@@ -79,7 +78,15 @@ def score_windows(model: torch.nn.Module, batches, cfg: Config,
     return WindowScores({k: np.concatenate(v) for k, v in parts.items()}, samples, totals)
 
 
-def _scatter(rows: int, where: torch.Tensor, values: torch.Tensor) -> np.ndarray:
+def _own_tensor(values, dtype: torch.dtype, device) -> torch.Tensor:
+    """A tensor of `values`; a NumPy array is copied, since Ray Data hands out read-only
+    ones, which torch would share with a warning."""
+    if isinstance(values, torch.Tensor):
+        return values.to(device=device, dtype=dtype)
+    return torch.tensor(values, dtype=dtype, device=device)
+
+
+def scatter_rows(rows: int, where: torch.Tensor, values: torch.Tensor) -> np.ndarray:
     """Per-window `values` of the rows in `where` -> [rows] float64, NaN elsewhere."""
     out = np.full(rows, np.nan)
     out[where.cpu().numpy()] = values.double().cpu().numpy()
@@ -91,18 +98,18 @@ def _window_values(model, x: torch.Tensor, mask: torch.Tensor, recon: torch.Tens
     """One batch's per-window figures, each [B] with NaN where the window was not scored."""
     mix, rows, sources = cfg.data.sources.index("mix"), x.shape[0], cfg.data.sources
     keep = mask[:, mix]
-    values = {key: _scatter(rows, keep, fn(x[keep, mix], recon[keep, mix]))
+    values = {key: scatter_rows(rows, keep, fn(x[keep, mix], recon[keep, mix]))
               for key, fn in WINDOW_INDICATORS.items()}
     both, fill_ref, fill_est = _fill_in(model, x, mask, mix)
     fill = {"fill/temporal_fidelity": temporal_fidelity, "fill/recon_error_db": recon_error_db,
             "fill/similarity_pct": None if reference is None
             else partial(paired_similarity_pct, reference)}
     for key, fn in fill.items():
-        values[key] = (_scatter(rows, both, fn(fill_ref, fill_est)) if fn and bool(both.any())
-                       else np.full(rows, np.nan))
+        values[key] = (scatter_rows(rows, both, fn(fill_ref, fill_est))
+                       if fn and bool(both.any()) else np.full(rows, np.nan))
     for slot in output_slots(cfg):
         there = mask[:, slot]
-        values[f"recon_error_db/{sources[slot]}"] = _scatter(
+        values[f"recon_error_db/{sources[slot]}"] = scatter_rows(
             rows, there, recon_error_db(x[there, slot], recon[there, slot]))
     return values
 
@@ -147,27 +154,20 @@ def _mean(values: np.ndarray | None) -> float:
 def summary(scores: WindowScores) -> dict[str, float]:
     """What `evaluate` reports: each per-window figure averaged over the windows it scored,
     each per-sample one over the samples, and the totals."""
-    keys = dict.fromkeys([*WINDOW_KEYS, *scores.windows])
     return {**scores.totals, **{k: _mean(scores.samples.get(k)) for k in SAMPLE_KEYS},
-            **{k: _mean(scores.windows.get(k)) for k in keys}}
+            **window_means(scores.windows, keys=WINDOW_KEYS)}
+
+
+def window_means(windows: dict[str, np.ndarray], rows: np.ndarray | None = None,
+                 keys=()) -> dict[str, float]:
+    """Each per-window figure of `windows` ({key: [n]}; `keys` too, NaN where absent)
+    averaged over the windows it scored among `rows` (bool [n], all by default: a split)."""
+    pick = slice(None) if rows is None else rows
+    return {k: _mean(v[pick] if (v := windows.get(k)) is not None else None)
+            for k in dict.fromkeys([*keys, *windows])}
 
 
 def evaluate(model: torch.nn.Module, batches, cfg: Config,
              reference: FeatureReference | None = None) -> dict[str, float]:
     """All indicators over `batches` averaged (see score_windows and summary)."""
     return summary(score_windows(model, batches, cfg, reference))
-
-
-def evaluate_manifest(cfg: Config, model, manifest_uri: str,
-                      reference: FeatureReference | None = None) -> dict:
-    """Indicators over every window of `manifest_uri` (all splits, through the same
-    ingestion as training) plus the files it quarantined."""
-    from msvae.data.pipeline import piece_dataset, window_dataset
-    from msvae.data.report import merge
-    from msvae.manifest import load_manifest
-
-    pieces = piece_dataset(cfg, load_manifest(cfg, manifest_uri)).materialize()
-    report = merge(json.loads(r["report"]) for r in pieces.select_columns(["report"]).iter_rows())
-    batches = window_dataset(pieces, cfg).iter_batches(batch_size=EVAL_BATCH,
-                                                       batch_format="numpy")
-    return {**evaluate(model, batches, cfg, reference), "quarantined": report["quarantined"]}

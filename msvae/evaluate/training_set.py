@@ -34,9 +34,15 @@ def split_mixes(cfg: Config, uri: str, split: str, limit: int) -> torch.Tensor:
     return torch.from_numpy(np.concatenate(parts)) if parts else torch.empty(0)
 
 
-def training_reference(cfg: Config, uri: str) -> FeatureReference:
-    """The FeatureReference of up to REFERENCE_WINDOWS training mix windows of `uri`."""
+def training_mixes(cfg: Config, uri: str) -> torch.Tensor:
+    """Up to REFERENCE_WINDOWS training mix windows of `uri` [n, M, T] dB (n >= 1): what the
+    training reference and `msvae evaluate`'s PCA floor are built from."""
     mixes = split_mixes(cfg, uri, "train", REFERENCE_WINDOWS)
     if not len(mixes):
         raise NoTrainingMix(f"{uri}: no training window with a mix to build the reference from")
-    return FeatureReference.from_windows(mixes)
+    return mixes
+
+
+def training_reference(cfg: Config, uri: str) -> FeatureReference:
+    """The FeatureReference of up to REFERENCE_WINDOWS training mix windows of `uri`."""
+    return FeatureReference.from_windows(training_mixes(cfg, uri))

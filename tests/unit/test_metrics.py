@@ -1,6 +1,7 @@
 """The indicators against hand-computed values, and `evaluate` end to end on a tiny model."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -131,3 +132,14 @@ def test_prior_samples_are_seeded_and_leave_the_random_state_alone():
     assert torch.equal(torch.rand(3), expected)  # the caller's stream goes on untouched
     assert a.shape == (40, 16, 32)
     assert torch.equal(a, prior_mixes(model, 40, 32, cfg.data.sources.index("mix")))
+
+
+def test_read_only_batches_are_copied_not_shared_with_torch():
+    cfg, model, batches = _tiny("msvae")
+    x, mask = batches[0]["x"].copy(), batches[0]["mask"].copy()
+    x.setflags(write=False)  # as Ray Data hands batches out
+    mask.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch's "NumPy array is not writable" UserWarning
+        scores = score_windows(model, [{"x": x, "mask": mask}], cfg)
+    assert scores.totals["windows"] == 3

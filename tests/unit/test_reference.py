@@ -12,6 +12,7 @@ from msvae.evaluate.reference import (
     FRECHET_WINDOWS,
     REFERENCE_WINDOWS,
     FeatureReference,
+    closeness_pct,
     generated_frechet,
     paired_similarity_pct,
     similarity_pct,
@@ -64,13 +65,21 @@ def test_similarity_of_generated_audio():
     assert float(similarity_pct(ref, train[:1].flip(-2))) < 90
 
 
-def test_paired_similarity():
+def test_paired_similarity_is_a_percentage_on_the_scale_of_the_generated_one():
     train, held_out = _music(300, 0), _music(60, 2)
     ref = FeatureReference.from_windows(train)
     assert torch.allclose(paired_similarity_pct(ref, held_out, held_out),
                           torch.full((60,), 100.0, dtype=torch.float64))
-    shuffled = paired_similarity_pct(ref, held_out, held_out.roll(1, 0)).mean()
-    assert abs(float(shuffled)) < 20  # unrelated windows: about 0
+    shuffled = float(paired_similarity_pct(ref, held_out, held_out.roll(1, 0)).mean())
+    assert 25 < shuffled < 60, shuffled  # unrelated windows: about 100 / e, as similarity_pct
+    assert float(paired_similarity_pct(ref, held_out, time_mean(held_out)).mean()) < shuffled
+    # a percentage: unrelated windows (a cosine of either sign) stay in (0, 100]
+    values = paired_similarity_pct(ref, held_out, held_out.roll(1, 0))
+    assert bool(((values > 0) & (values <= 100)).all())
+    z = ref.standardise(held_out)
+    assert float(closeness_pct((2 * z).pow(2).sum(-1), z.shape[-1]).min()) >= 0
+    assert torch.allclose(similarity_pct(ref, train[:5]), paired_similarity_pct(
+        ref, train[:5], train[:5]))  # one scale: 100 for a window itself in both
 
 
 def test_frechet_in_the_standardised_space():
