@@ -8,6 +8,7 @@ they come from the environment (see `msvae.storage`).
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -203,7 +204,24 @@ class TrackingConfig:
 
     uri: str | None = _f(None, doc="tracking URI; None: the embedded server")
     experiment: str = _f("msvae")
-    model_name: str = _f("msvae")
+    model_name: str | None = _f(None, doc="registered model name; None: `msvae` for the demo "
+                                "corpus, else named after train.dataset (dataset_model_name)")
+    champion_min_score: float = _f(0.1, min=-1.0, max=1.0,
+                                   doc="the least validation temporal fidelity (the time-mean "
+                                   "floor scores 0) with which a version becomes champion")
+
+
+def dataset_model_name(dataset: str | None) -> str:
+    """tracking.model_name when unset: `msvae` for the demo corpus (train.dataset unset),
+    else the dataset's folder (the shards' or manifest's folder, the one holding a manifest
+    file), so other data never lands in the demo's name: s3://b/my-stems/manifest.csv ->
+    my-stems."""
+    if not dataset:
+        return "msvae"
+    parts = [p for p in dataset.split("?")[0].replace("\\", "/").split("/") if p]
+    if len(parts) > 1 and Path(parts[-1]).suffix:  # a manifest file: its folder
+        parts.pop()
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", parts[-1]).strip("-.") or "dataset"
 
 
 @dataclass
@@ -337,6 +355,8 @@ def from_dict(raw: dict) -> Config:
             raise ConfigError(f"{key}: unknown section (known: {', '.join(sections)})")
     cfg = Config(**{k: _build_section(k, hints[k], raw.get(k) or {}) for k in sections})
     _cross_checks(cfg)
+    if cfg.tracking.model_name is None:  # named once, before a stage swaps in prepared shards
+        cfg.tracking.model_name = dataset_model_name(cfg.train.dataset)
     return cfg
 
 

@@ -4,7 +4,8 @@ machines, the one JSON document of a `--json` run.
 While such a run works, everything else printed (Ray and Tune progress, say) goes to
 stderr (`json_mode`), so stdout parses as JSON. Unless `-v`, `library_output` turns off
 Ray Data's progress bars and Ray's INFO logs (in this process and the local workers it
-starts) and MLflow's INFO logs, so a command's own stage lines and summary read
+starts) and MLflow's INFO logs and printed run links ("View run ..." at every run's end),
+and `mlflow_quiet` its registry prints, so a command's own stage lines and summary read
 cleanly; Ray Data still writes its full log under the Ray session's logs folder.
 """
 
@@ -28,9 +29,11 @@ LIBRARY_ENV = {  # quiet, verbose; read by Ray when a process starts, inherited 
     "RAY_LOG_TO_DRIVER": ("0", "1"),  # workers' prints (their logs stay in the session)
     "MLFLOW_LOGGING_LEVEL": ("ERROR", "INFO"),
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": ("false", "true"),
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": ("true", "false"),  # msvae prints the run's URL
 }
 
 _json_out = sys.stdout  # where print_json writes; json_mode points it at the real stdout
+_quiet = True  # libraries' own prints off: library_output(verbose) sets it
 
 
 def _plain(value):
@@ -43,6 +46,8 @@ def library_output(verbose: bool) -> None:
     """Ray's bars, INFO logs and warnings and MLflow's INFO logs off (on with `verbose`);
     call before Ray is imported or started. msvae's own checks (data starvation, say)
     still warn."""
+    global _quiet
+    _quiet = not verbose
     for key, (quiet, loud) in LIBRARY_ENV.items():
         os.environ[key] = loud if verbose else quiet
     if verbose:
@@ -50,6 +55,23 @@ def library_output(verbose: bool) -> None:
     for name in ("ray", "ray.data", "ray.train", "ray.tune", "mlflow"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"ray\.")
+
+
+@contextlib.contextmanager
+def mlflow_quiet():
+    """MLflow's console prints off inside unless `-v`: its `eprint` lines ("Successfully
+    registered model ...", "Created version ...") ignore log levels."""
+    if not _quiet:
+        yield
+        return
+    from mlflow.utils import logging_utils
+
+    stream = logging_utils.MLFLOW_LOGGING_STREAM
+    was, stream.enabled = stream.enabled, False
+    try:
+        yield
+    finally:
+        stream.enabled = was
 
 
 def progress_bar(iterable=None, **kwargs) -> tqdm:

@@ -1,9 +1,11 @@
 """Log a trained model to its MLflow run, register it, and move the aliases.
 
 Every new version becomes `challenger`; it becomes `champion` only when its validation
-temporal fidelity (higher is better) beats the current champion's. Reconstruction error
-was the rule before; it always favoured the run with the smallest KL weight, however
-flat its output (README, "Does it learn the music?").
+temporal fidelity (higher is better) reaches tracking.champion_min_score and beats the
+current champion's (`promotion`), so a first version that barely moves (a smoke run at
+0.009, where a time-mean output scores 0) does not become champion by being first.
+Reconstruction error was the rule before; it always favoured the run with the smallest KL
+weight, however flat its output (README, "Does it learn the music?").
 
 The logged model loads without this repository: the package's code travels with it
 (`code_paths`), its requirements are what the pyfunc imports pinned at the versions it
@@ -24,6 +26,7 @@ from mlflow.exceptions import MlflowException
 
 import msvae
 from msvae.config import Config
+from msvae.console import mlflow_quiet
 from msvae.tracking.pyfunc import MsvaePyfunc, signature
 
 INFERENCE_PACKAGES = ("torch", "torchaudio", "numpy", "pyyaml", "mlflow")  # what predict imports
@@ -38,6 +41,7 @@ class Registered:
     version: str
     champion: bool
     score: float  # SCORE_METRIC of the registered checkpoint
+    why: str  # why it is champion or not, for people
 
     @property
     def uri(self) -> str:
@@ -48,8 +52,9 @@ class Registered:
         return "champion" if self.champion else "challenger"
 
     def describe(self) -> str:
-        """One line for people: name, version, alias and the URI that loads it."""
-        return f"registered {self.name} version {self.version} as {self.alias}: {self.uri}"
+        """One line for people: name, version, alias, why, and the URI that loads it."""
+        return (f"registered {self.name} version {self.version} as {self.alias} "
+                f"({self.why}): {self.uri}")
 
 
 def pinned_requirements() -> list[str]:
@@ -86,16 +91,34 @@ def _champion_score(client: MlflowClient, name: str) -> float | None:
     return float(version.tags.get(SCORE_TAG, -math.inf))  # a pre-rule champion loses
 
 
+def promotion(score: float, champion: float | None, floor: float) -> tuple[bool, str]:
+    """(champion or not, why) for a version scoring `score` (SCORE_METRIC) against the
+    current champion's score (None: there is none) and the floor
+    tracking.champion_min_score. A NaN score never wins."""
+    if not math.isfinite(score):
+        return False, f"no finite {SCORE_METRIC}"
+    if score < floor:
+        return False, (f"validation temporal fidelity {score:.3f} is below "
+                       f"tracking.champion_min_score {floor:g}")
+    if champion is None:
+        return True, (f"validation temporal fidelity {score:.3f}, the first version to reach "
+                      f"tracking.champion_min_score {floor:g}")
+    if score > champion:
+        return True, f"validation temporal fidelity {score:.3f} beats the champion's {champion:.3f}"
+    return False, (f"validation temporal fidelity {score:.3f} does not beat the champion's "
+                   f"{champion:.3f}")
+
+
 def register(cfg: Config, model_uri: str, score: float) -> Registered:
-    """Register `model_uri` as `challenger`, promoted to `champion` if its `score`
-    (SCORE_METRIC) is higher than the champion's; a NaN score never wins one."""
+    """Register `model_uri` under tracking.model_name as `challenger`, and as `champion`
+    too when `promotion` says so."""
     client = MlflowClient()
     name = cfg.tracking.model_name
-    version = mlflow.register_model(model_uri, name).version
+    with mlflow_quiet():
+        version = mlflow.register_model(model_uri, name).version
     client.set_model_version_tag(name, version, SCORE_TAG, f"{score:.6f}")
     client.set_registered_model_alias(name, "challenger", version)
-    previous = _champion_score(client, name)
-    wins = previous is None or score > previous
+    wins, why = promotion(score, _champion_score(client, name), cfg.tracking.champion_min_score)
     if wins:
         client.set_registered_model_alias(name, "champion", version)
-    return Registered(name, str(version), wins, score)
+    return Registered(name, str(version), wins, score, why)

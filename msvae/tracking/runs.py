@@ -24,9 +24,19 @@ PARAMS_PER_CALL = 100  # MLflow's log_batch limit on params
 
 
 def experiment_id(client: MlflowClient, name: str) -> str:
-    """The id of experiment `name`, created if it does not exist yet."""
+    """The id of experiment `name`, created if it does not exist yet (by this process or,
+    when two sweeps start at once, by the other)."""
+    from mlflow.exceptions import MlflowException
+
     found = client.get_experiment_by_name(name)
-    return found.experiment_id if found else client.create_experiment(name)
+    if found:
+        return found.experiment_id
+    try:
+        return client.create_experiment(name)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        return client.get_experiment_by_name(name).experiment_id
 
 
 def open_run(cfg: Config, name: str, *, params: dict | None = None, tags: dict | None = None,
@@ -40,8 +50,14 @@ def open_run(cfg: Config, name: str, *, params: dict | None = None, tags: dict |
     run_id = client.create_run(experiment_id(client, cfg.tracking.experiment), run_name=name,
                                tags=tags).info.run_id
     log_params(client, run_id, params or {})
-    print(f"MLflow run {name}: {run_url(cfg, run_id)}", flush=True)  # to watch it live
+    announce(cfg, name, run_id)
     return run_id
+
+
+def announce(cfg: Config, name: str, run_id: str) -> None:
+    """The one line with the run's URL, as it opens or resumes, to watch it live (MLflow's
+    own "View run" lines are off unless -v, msvae.console)."""
+    print(f"MLflow run {name}: {run_url(cfg, run_id)}", flush=True)
 
 
 def log_params(client: MlflowClient, run_id: str, params: dict) -> None:

@@ -2,7 +2,33 @@
 
 from __future__ import annotations
 
+from msvae.config import dataset_model_name
 from msvae.console import add_json_flag, print_json
+
+
+def summary(result, registered, url: str) -> dict:
+    """The run's summary: its length (train.steps, since a run that stops early raises),
+    the registered checkpoint (the best by validation, often an earlier step) and its
+    validation figures, and the version registered."""
+    return {"run_name": result.run_name, "mlflow_run_id": result.mlflow_run_id,
+            "mlflow_run": url, "steps": result.cfg.train.steps,
+            "best_step": result.metrics.get("step"), "seconds": round(result.seconds, 1),
+            "valid": {k.split("/", 1)[1]: v for k, v in result.metrics.items()
+                      if k.startswith("valid/")},
+            "model": registered.uri, "version": registered.version,
+            "champion": registered.champion, "why": registered.why}
+
+
+def summary_lines(result, registered) -> list[str]:
+    """The summary for people (the run's URL was printed when it opened)."""
+    s = summary(result, registered, "")
+    lines = [f"run {s['run_name']}: {s['steps']} steps in {s['seconds']} s; registered the "
+             f"best checkpoint (step {s['best_step']})", registered.describe()]
+    dataset = result.cfg.train.dataset
+    if dataset and registered.name == dataset_model_name(dataset):
+        lines.append(f"(the model is named after train.dataset {dataset}; choose the name "
+                     "with --set tracking.model_name=NAME)")
+    return lines
 
 
 def _train(args, cfg) -> int:
@@ -12,20 +38,10 @@ def _train(args, cfg) -> int:
 
     result = train(cfg, run_name=args.resume or args.run_name, resume=bool(args.resume))
     registered = finish(result)
-    summary = {"run_name": result.run_name, "mlflow_run_id": result.mlflow_run_id,
-               "mlflow_run": run_url(result.cfg, result.mlflow_run_id),
-               "steps": result.metrics.get("step"), "seconds": round(result.seconds, 1),
-               "valid": {k.split("/", 1)[1]: v for k, v in result.metrics.items()
-                         if k.startswith("valid/")},
-               "model": registered.uri, "version": registered.version,
-               "champion": registered.champion}
     if args.json:
-        print_json(summary)
+        print_json(summary(result, registered, run_url(result.cfg, result.mlflow_run_id)))
     else:
-        print(f"run {result.run_name}: {summary['steps']} steps in {summary['seconds']} s, "
-              f"valid temporal fidelity {registered.score:.3f} (best checkpoint)")
-        print(registered.describe())
-        print(f"MLflow run {summary['mlflow_run']}")
+        print("\n".join(summary_lines(result, registered)))
     return 0
 
 
