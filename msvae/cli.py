@@ -16,6 +16,7 @@ import sys
 from msvae.config import load
 from msvae.console import json_mode, library_output
 from msvae.errors import MsvaeError, one_line
+from msvae.interrupts import interrupt_on_signals
 
 # In data-flow order; each module defines `register(subparsers, common)`.
 COMMAND_MODULES = [
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     verbose, _ = verbosity_parser().parse_known_args(argv)
     library_output(verbose.verbose)  # before any command module imports Ray
     args = build_parser().parse_args(argv)
+    interrupt_on_signals()  # kill -INT / -TERM stop it as Ctrl-C does, even from a script's `&`
     try:
         cfg = load(args.config, args.overrides)
         with json_mode(getattr(args, "json", False)):

@@ -26,7 +26,7 @@ from msvae.ray_start import init_ray
 from msvae.services.state import state_dir
 from msvae.tracking.connect import connect
 from msvae.tracking.registry import SCORE_METRIC
-from msvae.tracking.runs import config_yaml, lifecycle, open_run, public_params
+from msvae.tracking.runs import announce, config_yaml, lifecycle, open_run, public_params
 from msvae.train.datasets import training_inputs
 from msvae.train.loop import STOP_TAG, train_loop_per_worker
 from msvae.train.progress import TrainingProgress
@@ -72,7 +72,9 @@ def _open_mlflow_run(cfg: Config, run_name: str, resume: bool, tags: dict) -> st
         if not storage.exists(cfg, info_uri):
             raise TrainingError(f"--resume {run_name}: no such run under "
                                 f"{storage.join(cfg.storage.root, 'runs')}")
-        return json.loads(storage.read_bytes(cfg, info_uri))["mlflow_run_id"]
+        run_id = json.loads(storage.read_bytes(cfg, info_uri))["mlflow_run_id"]
+        announce(cfg, run_name, run_id)
+        return run_id
     run_id = open_run(cfg, run_name, params=public_params(cfg),
                       tags={"msvae.model": cfg.model.kind, **tags})
     MlflowClient().log_text(run_id, config_yaml(cfg), "config.yaml")
@@ -80,12 +82,21 @@ def _open_mlflow_run(cfg: Config, run_name: str, resume: bool, tags: dict) -> st
     return run_id
 
 
+class _Trainer(TorchTrainer):
+    """A TorchTrainer whose `fit` leaves SIGINT to msvae.interrupts: Ray Train's own
+    handler aborts the controller and then calls sys.exit(0), so the run stayed RUNNING
+    and the command ended without a word (tests/test_train.py sends SIGINT)."""
+
+    def _register_sigint_handler(self, controller) -> None:
+        pass
+
+
 def make_trainer(cfg: Config, run_name: str, mlflow_run_id: str, datasets: dict,
                  callbacks: list | None = None) -> TorchTrainer:
     """The TorchTrainer for a resolved config; Tune builds its trials with this too."""
     fs, path = storage.pyarrow_filesystem(cfg, storage.join(cfg.storage.root, "runs"))
     resources = {"CPU": cfg.train.cpus_per_worker}
-    return TorchTrainer(
+    return _Trainer(
         train_loop_per_worker,
         train_loop_config={"config": cfg.to_dict(), "tracking_uri": cfg.tracking.uri,
                            "mlflow_run_id": mlflow_run_id},
