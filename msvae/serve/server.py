@@ -102,8 +102,8 @@ def serve(cfg: Config, uri: str, host: str, port: int, workers: int, log=print) 
         try:
             seconds = _wait_ready(proc, url, uri)
             log(f"serving {uri} at {url}/invocations (ready in {seconds:.1f} s; Ctrl-C stops "
-                "it); it answers {\"predictions\": {\"audio\": [windows][sources][samples], "
-                "\"sample_rate\": Hz}}")
+                "it)\n  answers {\"predictions\": {\"audio\": [windows][sources][samples], "
+                "\"sample_rate\": Hz}}" + ("; the model's own example request:" if example else ""))
             if example:
                 log(f"  curl -s {url}/invocations -H 'Content-Type: application/json' "
                     f"-d @{example}")

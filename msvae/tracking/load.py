@@ -1,5 +1,6 @@
-"""Load a registered model (`models:/<name>@<alias>`, `models:/<name>/<version>`,
-`runs:/...`) as a torch module, or say in one line which part of the URI names nothing."""
+"""Load a registered model (`models:/<name>@<alias>`, `models:/<name>/<version>`, a logged
+model's `models:/<id>`, `runs:/...`) as a torch module, or say in one line which part of
+the URI names nothing."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import re
 from msvae.config import Config
 from msvae.errors import MsvaeError, one_line
 
-_MODELS_URI = re.compile(r"models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>[^/@]+))")
+_MODELS_URI = re.compile(r"models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>[^/@]+))?")
+_FORMS = "models:/NAME@ALIAS, models:/NAME/VERSION or models:/MODEL_ID"
 _LISTED = 10  # registered names, aliases or versions an error line lists at most
 
 
@@ -23,19 +25,27 @@ def _listing(items: list[str]) -> str:
 
 
 def check_model_uri(uri: str) -> None:
-    """ModelLoadError naming `uri` and what is wrong when a `models:/` URI is malformed or
-    its model, alias or version is not registered, listing what is; other URIs pass (their
-    errors come at load). Needs mlflow pointed at the tracking server (tracking.connect)."""
+    """ModelLoadError naming `uri` and what is wrong when a `models:/` URI is malformed, or
+    names a registered model, alias, version or logged-model ID that does not exist
+    (listing what does); other URIs pass (their errors come at load). Needs mlflow pointed
+    at the tracking server (tracking.connect)."""
     if not uri.startswith("models:/"):
         return
     match = _MODELS_URI.fullmatch(uri)
     if not match:
-        raise ModelLoadError(f"{uri}: expected models:/NAME@ALIAS or models:/NAME/VERSION")
+        raise ModelLoadError(f"{uri}: expected {_FORMS}")
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     client = MlflowClient()
     name, alias, version = match["name"], match["alias"], match["version"]
+    if alias is None and version is None:  # MLflow 3's logged-model form, models:/m-...
+        try:
+            client.get_logged_model(name)
+        except MlflowException:
+            raise ModelLoadError(f"{uri}: no logged model with ID '{name}' (expected "
+                                 f"{_FORMS})") from None
+        return
     try:
         model = client.get_registered_model(name)
     except MlflowException:
