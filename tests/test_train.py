@@ -195,10 +195,11 @@ def test_sigterm_ends_the_run_killed_and_stops_its_ray_processes(services, smoke
     assert not alive, [p.name() for p in alive]
 
 
-def test_sigkill_of_the_s3_server_mid_training_then_resume(tmp_path):
+def test_sigkill_of_the_s3_server_mid_training_then_resume(services, smoke_prepared, tmp_path):
     """The S3 server is SIGKILLed while a run checkpoints; after `services up` (which says
     what it recovered) the objects written before the last snapshot are there, byte for
-    byte, and `msvae train --resume` continues from a checkpoint that survived."""
+    byte, and `msvae train --resume` continues from a checkpoint that survived. The run
+    reads the session's prepared smoke shards, copied onto a server of its own."""
     import os
     import signal
     import subprocess
@@ -209,7 +210,7 @@ def test_sigkill_of_the_s3_server_mid_training_then_resume(tmp_path):
 
     state = tmp_path / "services"
     common = ["--set", f"services.state_dir={state}"]
-    smoke = ["--config", "configs/smoke.yaml", *common,
+    smoke = ["--config", "configs/smoke.yaml", *common, "--set", f"train.dataset={smoke_prepared}",
              "--set", "tracking.experiment=crash-test"]
 
     def msvae(*args, timeout=600):
@@ -219,21 +220,26 @@ def test_sigkill_of_the_s3_server_mid_training_then_resume(tmp_path):
     assert msvae("services", "up", *common).returncode == 0
     cfg = load(overrides=[f"services.state_dir={state}"])
     try:
-        built = msvae("corpus", "build", "--out", "s3://msvae/corpus-smoke", *smoke)
-        assert built.returncode == 0, built.stderr[-2000:]
+        # every object of the shards as Ray wrote them, directory markers included
+        session, mine = storage.boto3_client(services), storage.boto3_client(cfg)
+        bucket, prefix = smoke_prepared.removeprefix("s3://").split("/", 1)
+        shards = {o["Key"]: session.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+                  for page in session.get_paginator("list_objects_v2").paginate(
+                      Bucket=bucket, Prefix=prefix) for o in page.get("Contents", [])}
+        for key, data in shards.items():
+            mine.put_object(Bucket=bucket, Key=key, Body=data)
+        fs = storage.s3_filesystem(cfg)
         train_args = ["train", "--run-name", "crash", *smoke,
                       "--set", "train.checkpoint_every=5", "--set", "train.eval_every=5"]
         proc = subprocess.Popen([sys.executable, "-m", "msvae", *train_args,
                                  "--set", "train.steps=100000"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        fs = storage.s3_filesystem(cfg)
         deadline, saved = time.monotonic() + 400, []
         while time.monotonic() < deadline and not saved and proc.poll() is None:
             saved = [p for p in fs.glob("msvae/runs/crash/checkpoint_*/COMPLETE")]
             time.sleep(1)
         assert saved, "no checkpoint was written"
         time.sleep(2 * SNAPSHOT_S + 1)  # a snapshot has taken it
-        manifest = fs.cat("msvae/corpus-smoke/manifest.csv")
         os.kill(read_state(cfg)["s3"]["pid"], signal.SIGKILL)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=120)
@@ -242,7 +248,9 @@ def test_sigkill_of_the_s3_server_mid_training_then_resume(tmp_path):
         assert up.returncode == 0 and "after an unclean stop" in up.stdout, up.stdout
         assert "recovered" in up.stdout
         fs = storage.s3_filesystem(cfg)  # the restarted server's endpoint
-        assert fs.cat("msvae/corpus-smoke/manifest.csv") == manifest
+        mine = storage.boto3_client(cfg)  # the restarted server's endpoint
+        assert {key: mine.get_object(Bucket=bucket, Key=key)["Body"].read()
+                for key in shards} == shards
         kept = [int(fs.cat(p)) for p in fs.glob("msvae/runs/crash/checkpoint_*/COMPLETE")]
         assert kept, "no checkpoint survived the crash"
         resumed = msvae("train", "--resume", "crash", *smoke, "--set",
@@ -253,5 +261,16 @@ def test_sigkill_of_the_s3_server_mid_training_then_resume(tmp_path):
                                  "tags.`msvae.run_name` = 'crash'")[0]
         assert run.info.status == "FINISHED"
         assert int(run.data.tags[RESUMED_TAG]) in kept  # it went on from a surviving one
+        # what the user reads: the run's URL once (MLflow's own "View run" lines and
+        # registry prints are off without -v), the run's length, and its model under a
+        # name of its own (after its dataset), not champion at TF about 0
+        said = resumed.stdout + resumed.stderr
+        assert not any(line in said for line in
+                       ("View run", "Successfully registered", "Created version")), said
+        assert said.count(run.info.run_id) == 1, said
+        assert f": {max(kept) + 10} steps in " in resumed.stdout, resumed.stdout
+        assert (f"registered {dataset_model_name(smoke_prepared)} version 1 as challenger "
+                "(validation temporal fidelity ") in resumed.stdout, resumed.stdout
+        assert "is below tracking.champion_min_score 0.1)" in resumed.stdout, resumed.stdout
     finally:
         msvae("services", "down", *common)
