@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import math
 import posixpath
 from pathlib import Path
@@ -37,6 +38,8 @@ import pandas as pd
 from msvae import storage
 from msvae.config import SOURCE_KINDS
 from msvae.errors import MsvaeError
+
+log = logging.getLogger(__name__)
 
 SPLITS = ("train", "valid", "test")
 REQUIRED = ("piece", "source", "uri", "split")
@@ -101,24 +104,32 @@ def assign_split(piece: str, seed: int, valid_share: float, test_share: float) -
     return "valid" if u < train_share + valid_share else "test"
 
 
-def fill_empty_splits(df: pd.DataFrame) -> pd.DataFrame:
-    """With 3 or more multi-source pieces, move train pieces into an empty valid or test
-    split, so every split can be evaluated; pieces already in valid/test never move.
-
-    The pieces moved are the last train pieces (by id) that have stems besides a mix.
-    """
+def fill_stem_splits(df: pd.DataFrame) -> pd.DataFrame:
+    """Give valid and test a piece with stems (sources besides a mix) each, so fill-ins
+    and multi-source scores have something to test on: with 3 or more such pieces, a split
+    holding none gets the last train piece (by id) that has stems, while train keeps one;
+    pieces already in valid/test never move. Logs one warning per split left empty or,
+    where the table has stems at all, left without a piece with stems."""
     multi = df.groupby("piece")["source"].agg(lambda s: (s != "mix").any())
-    if multi.sum() < 3:
-        return df
-    df = df.copy()
+    split_of = df.groupby("piece")["split"].first()
     for split in ("valid", "test"):
-        if (df["split"] == split).any():
-            continue
-        train = sorted(p for p in multi[multi].index if (df.loc[df["piece"] == p, "split"]
-                                                          == "train").all())
-        if len(train) > 1:
-            df.loc[df["piece"] == train[-1], "split"] = split
-    return df
+        stemmed = sorted(p for p in multi[multi].index if split_of[p] == "train")
+        if multi.sum() >= 3 and len(stemmed) > 1 and not multi[split_of == split].any():
+            split_of[stemmed[-1]] = split
+    counts = ", ".join(f"{s} {int(multi[split_of == s].sum())}" for s in SPLITS)
+    hint = (f" (pieces with stems: {counts}"
+            f"{'; 3 would give every split one' if multi.sum() < 3 else ''})"
+            if multi.any() else "")
+    for split in SPLITS:
+        pieces = list(split_of[split_of == split].index)
+        if not pieces:
+            log.warning("split %r is empty: none of the %d pieces is in it%s", split,
+                        len(split_of), hint)
+        elif multi.any() and not multi[pieces].any():
+            names = ", ".join(pieces[:3]) + (", ..." if len(pieces) > 3 else "")
+            log.warning("split %r has no piece with stems, only mix-only %s%s", split, names,
+                        hint)
+    return df.assign(split=df["piece"].map(split_of))
 
 
 def resolve_uri(uri: str, manifest: str) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,7 @@ from msvae.config import SOURCE_KINDS, load
 from msvae.corpus import heterogenise
 from msvae.corpus.build import build
 from msvae.corpus.importer import import_folder
-from msvae.manifest import load_manifest
+from msvae.manifest import SPLITS, assign_split, load_manifest
 
 COMMON_RATE = 16000  # Hz, the lowest file rate: every file is compared at this rate
 
@@ -144,6 +146,29 @@ def test_import_gives_one_row_per_well_laid_out_file(cfg, tmp_path, capsys):
     assert df["offset_s"].isna().all()
     assert main(["corpus", "import", str(tmp_path / "nowhere"), "--out", str(out)]) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_import_warns_when_a_split_gets_no_piece_with_stems(cfg, tmp_path):
+    """The hash puts a mix-only piece alone in test and the only stemmed train piece must
+    stay in train: the real command says so, naming the split and the piece."""
+    by_split = {s: [f"song{i}" for i in range(200) if assign_split(
+        f"song{i}", 0, cfg.corpus.valid_share, cfg.corpus.test_share) == s] for s in SPLITS}
+    lone, stemmed = by_split["test"][0], [by_split["train"][0], *by_split["valid"][:2]]
+    tone = audio.encode(np.zeros((1, 1600), np.float32), 16000, "wav")
+    for piece in [lone, *stemmed]:
+        (tmp_path / "in" / piece).mkdir(parents=True)
+        for source in ["mix"] if piece == lone else ["mix", "vocal"]:
+            (tmp_path / "in" / piece / f"{source}.wav").write_bytes(tone)
+    out = tmp_path / "m.csv"
+    run = subprocess.run([sys.executable, "-m", "msvae", "corpus", "import",
+                          str(tmp_path / "in"), "--out", str(out), "--seed", "0"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert f"split 'test' has no piece with stems, only mix-only {lone} (pieces with stems: " \
+           "train 1, valid 2, test 0)" in run.stderr
+    assert run.stderr.count("WARNING") == 1
+    splits = load_manifest(cfg, str(out)).groupby("piece")["split"].first()
+    assert splits[lone] == "test" and (splits[stemmed] == ["train", "valid", "valid"]).all()
 
 
 def test_import_of_a_built_corpus_finds_its_sources(cfg, corpus):

@@ -32,7 +32,7 @@ from msvae.console import progress_bar
 from msvae.corpus import material, scores
 from msvae.corpus.make_piece import PieceJob, build_piece
 from msvae.errors import MsvaeError
-from msvae.manifest import MANIFEST_NAME, assign_split, fill_empty_splits, save_manifest
+from msvae.manifest import MANIFEST_NAME, assign_split, fill_stem_splits, save_manifest
 
 log = logging.getLogger(__name__)
 BUILD_FILE = "build.json"
@@ -176,7 +176,7 @@ def build(cfg, out: str, pieces: int, seed: int) -> BuildResult:
         return BuildResult(manifest, key, True, time.monotonic() - started)
     root = cache_root(cfg, render_key(cfg, pieces, seed))
     rows = with_splits(cfg, render_all(cfg, plan(cfg, pieces, seed, root), root), seed)
-    save_manifest(cfg, fill_empty_splits(pd.DataFrame(rows)), str(root / MANIFEST_NAME))
+    save_manifest(cfg, fill_stem_splits(pd.DataFrame(rows)), str(root / MANIFEST_NAME))
     upload(cfg, root, [r["uri"] for r in rows] + [MANIFEST_NAME], out)
     elapsed = time.monotonic() - started
     record = {"key": key, "seed": seed, "pieces": pieces, "code": code_version(),

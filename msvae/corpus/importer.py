@@ -3,8 +3,10 @@
 Layout: `<root>/<piece>/<source>[_<name>].<ext>`, e.g. `song1/instrument_guitar.flac`,
 `song1/vocal.mp3`, `song1/mix.wav`. Splits come from a seeded hash of the piece id
 (`assign_split`, at `corpus.valid_share` and `corpus.test_share`), so adding pieces later
-never moves old ones. Files that do not fit the
-layout are reported one line each and skipped; everything else is kept.
+moves no old one, except that valid and test each get a piece with stems where the hash
+gave them none (`fill_stem_splits`, which warns about a split left empty or without
+stems). Files that do not fit the layout are reported one line each and skipped;
+everything else is kept.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pandas as pd
 from msvae import storage
 from msvae.audio import AUDIO_EXTENSIONS
 from msvae.config import SOURCE_KINDS
-from msvae.manifest import ManifestError, assign_split
+from msvae.manifest import ManifestError, assign_split, fill_stem_splits
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,8 @@ def row_for(rel: str) -> tuple[dict | None, str]:
 
 
 def import_folder(cfg, root: str, seed: int) -> pd.DataFrame:
-    """Manifest rows (absolute uris) for every well-laid-out audio file under `root`."""
+    """Manifest rows (absolute uris) for every well-laid-out audio file under `root`, with
+    their splits (warnings for a split empty or without stems)."""
     rows, seen = [], {}
     for rel in _listing(cfg, root):
         row, why = row_for(rel)
@@ -62,5 +65,6 @@ def import_folder(cfg, root: str, seed: int) -> pd.DataFrame:
         uri = storage.join(base, *rel.split("/"))
         rows.append({**row, "uri": uri, "split": assign_split(
             row["piece"], seed, cfg.corpus.valid_share, cfg.corpus.test_share)})
-    return pd.DataFrame(rows, columns=["piece", "source", "uri", "split"])
+    df = pd.DataFrame(rows, columns=["piece", "source", "uri", "split"])
+    return fill_stem_splits(df) if rows else df
 

@@ -128,19 +128,44 @@ def test_splits_are_stable_seeded_and_follow_the_shares():
     assert {assign_split(p, 0, 0.0, 0.0) for p in pieces} == {"train"}
 
 
-def test_fill_empty_splits_moves_train_pieces_only_when_needed():
+def _pieces(splits: dict[str, str], mix_only: str = ""):
+    """A table of pieces in `splits` ({piece: split}), each a mix plus a vocal unless its
+    id is in `mix_only`."""
     import pandas as pd
 
-    from msvae.manifest import fill_empty_splits
+    return pd.DataFrame([{"piece": p, "source": s, "split": split}
+                         for p, split in splits.items()
+                         for s in (("mix",) if p in mix_only else ("mix", "vocal"))])
 
-    rows = [{"piece": p, "source": s, "split": "train"} for p in "abcd" for s in ("mix", "vocal")]
-    rows += [{"piece": "e", "source": "mix", "split": "valid"}]
-    out = fill_empty_splits(pd.DataFrame(rows))
-    splits = out.groupby("piece")["split"].first().to_dict()
-    assert splits == {"a": "train", "b": "train", "c": "train", "d": "test", "e": "valid"}
-    few = pd.DataFrame([{"piece": p, "source": s, "split": "train"}
-                        for p in "ab" for s in ("mix", "vocal")])
-    assert (fill_empty_splits(few)["split"] == "train").all()
+
+def test_fill_stem_splits_gives_valid_and_test_a_piece_with_stems(caplog):
+    from msvae.manifest import fill_stem_splits
+
+    # valid empty, test holding only a mix-only piece: the last stemmed train pieces move
+    out = fill_stem_splits(_pieces({p: "train" for p in "abcd"} | {"e": "test"}, "e"))
+    assert out.groupby("piece")["split"].first().to_dict() == {
+        "a": "train", "b": "train", "c": "test", "d": "valid", "e": "test"}
+    assert out.groupby("piece")["split"].nunique().max() == 1 and not caplog.records
+    # a split already holding stems keeps its pieces and gets none
+    kept = fill_stem_splits(_pieces({"a": "train", "b": "train", "c": "valid", "d": "test"}))
+    assert list(kept.drop_duplicates("piece")["split"]) == ["train", "train", "valid", "test"]
+
+
+def test_fill_stem_splits_names_each_split_left_empty_or_without_stems(caplog):
+    from msvae.manifest import fill_stem_splits
+
+    few = _pieces({"a": "train", "b": "train", "e": "test"}, "e")
+    assert (fill_stem_splits(few)["split"] == few["split"]).all()  # 2 with stems: none moves
+    assert [r.getMessage() for r in caplog.records] == [
+        "split 'valid' is empty: none of the 3 pieces is in it (pieces with stems: train 2, "
+        "valid 0, test 0; 3 would give every split one)",
+        "split 'test' has no piece with stems, only mix-only e (pieces with stems: train 2, "
+        "valid 0, test 0; 3 would give every split one)"]
+    caplog.clear()
+    fill_stem_splits(_pieces({"a": "train", "b": "train"}, "ab"))  # mix only: no stems asked
+    assert [r.getMessage() for r in caplog.records] == [
+        "split 'valid' is empty: none of the 2 pieces is in it",
+        "split 'test' is empty: none of the 2 pieces is in it"]
 
 
 def test_split_shares_change_the_build_key_not_the_render_key():
