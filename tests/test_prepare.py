@@ -59,11 +59,13 @@ def _corpus(chorale) -> tuple[dict[str, bytes], list[tuple], dict[str, str]]:
         if data is not None:
             objects[key] = data
         rows.append(("b", f"instrument:bad{i}", key, "valid"))
+    planted["c/gone.wav"] = (None, "unreadable")  # the only piece of test: an empty split
+    rows.append(("c", "mix", "c/gone.wav", "test"))
     return objects, rows, {k: reason for k, (_, reason) in planted.items()}
 
 
 def test_prepare_quarantines_planted_files_and_shards_load_back(s3, ray_local, tmp_path,
-                                                                monkeypatch, capsys):
+                                                                monkeypatch, capsys, caplog):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
     sets = ["--set", f"storage.endpoint_url={s3}", "--set", f"services.state_dir={tmp_path}"]
@@ -76,9 +78,9 @@ def test_prepare_quarantines_planted_files_and_shards_load_back(s3, ray_local, t
     storage.write_bytes(cfg, f"s3://{BUCKET}/manifest.csv", manifest.encode())
 
     out = f"s3://{BUCKET}/prepared"
-    assert main(["prepare", "--manifest", f"s3://{BUCKET}", "--out", out, "--json", *sets]) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert report == json.loads(storage.read_bytes(cfg, f"{out}/report.json"))
+    assert main(["prepare", "--manifest", f"s3://{BUCKET}", "--out", out, *sets]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads(storage.read_bytes(cfg, f"{out}/report.json"))
     assert report["files_in"] == len(rows)
     assert report["files_ok"] + len(report["quarantined"]) == report["files_in"]
     reasons = {q["uri"].removeprefix(f"s3://{BUCKET}/"): q["reason"]
@@ -86,6 +88,15 @@ def test_prepare_quarantines_planted_files_and_shards_load_back(s3, ray_local, t
     assert set(reasons) == set(planted)
     for key, reason in planted.items():
         assert reason in reasons[key], (key, reasons[key])
+    named = {(piece, source) for piece, source, key, _ in rows if key in planted}
+    assert {(q["piece"], q["source"]) for q in report["quarantined"]} == named
+    assert [r.getMessage() for r in caplog.records if r.name == "msvae.data.prepare"] == [
+        "split 'test' gave no window: its 1 file(s) of 1 piece(s) were all quarantined or "
+        "dropped every window; a run that reads it will fail"]
+    # `corpus stats` finds exactly the files prepare quarantined (NaN and truncated too)
+    assert main(["corpus", "stats", f"s3://{BUCKET}", "--json", *sets]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert sorted(stats["unreadable"], key=lambda q: q["uri"]) == report["quarantined"]
     offsets = {(o["piece"], o["source"]): o["offset_s"] for o in report["offsets"]}
     for i, kind in enumerate(["instrument:violin", "instrument:flute", "vocal"]):
         assert abs(offsets[("a", kind)] - OFFSETS_S[i]) < 0.010
@@ -99,6 +110,12 @@ def test_prepare_quarantines_planted_files_and_shards_load_back(s3, ray_local, t
         assert batches[0]["x"].shape[1:] == (4, cfg.data.n_mels, 128)
         assert batches[0]["mask"].dtype.is_floating_point is False
     assert counts["train"] + counts["valid"] == report["windows_out"] > 0
+    assert report["windows_per_split"] == {"train": counts["train"],
+                                           "valid": counts["valid"], "test": 0}
+    assert report["windows_per_piece"] == {"a": counts["train"], "b": counts["valid"], "c": 0}
+    assert f"windows per split: train {counts['train']}, valid {counts['valid']}, test 0\n" \
+           f"windows per piece: a {counts['train']}, b {counts['valid']}, c 0\n" in printed
+    assert f"quarantined s3://{BUCKET}/c/gone.wav (c, mix): unreadable" in printed
 
 
 def test_prepare_fails_clearly_when_nothing_is_usable(s3, ray_local, tmp_path, monkeypatch,

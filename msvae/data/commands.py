@@ -7,7 +7,7 @@ from msvae.console import add_json_flag, print_json
 
 def _prepare(args, cfg) -> int:
     from msvae.data.prepare import prepare
-    from msvae.data.report import summary
+    from msvae.data.report import breakdown, summary
     from msvae.ray_start import init_ray
 
     init_ray()
@@ -16,8 +16,8 @@ def _prepare(args, cfg) -> int:
         print_json(report)
     else:
         for q in report["quarantined"]:
-            print(f"quarantined {q['uri']}: {q['reason']}")
-        print(summary(report))
+            print(f"quarantined {q['uri']} ({q['piece']}, {q['source']}): {q['reason']}")
+        print("\n".join([*breakdown(report), summary(report)]))
     return 0
 
 

@@ -25,7 +25,7 @@ from msvae.data.features import FLOOR_DB, log_mel, window_frames, window_samples
 from msvae.data.loudness import normalise
 from msvae.data.read import read_source
 from msvae.data.redundancy import near_duplicates, repeated_sources, silent
-from msvae.data.report import empty_report
+from msvae.data.report import count_windows, empty_report, quarantine_entry
 from msvae.data.windows import cut, mel_features, window_starts
 
 CHANNELS = {"mono": 1, "stereo": 2}  # data.channels -> channels per source
@@ -84,8 +84,8 @@ def _drop_repeated_takes(cfg: Config, aligned: list[dict], quarantined: list[dic
         dups = repeated_sources(prints, cfg.data.dedup_similarity, cfg.data.silence_db)
         for f, dup in zip(group, dups):
             if dup:
-                quarantined.append({"uri": f["uri"], "reason": "redundant: near-duplicate of "
-                                    f"another {cfg.data.sources[slot]} source"})
+                quarantined.append(quarantine_entry(f, "redundant: near-duplicate of "
+                                                    f"another {cfg.data.sources[slot]} source"))
             else:
                 keep.append(f)
     return keep
@@ -107,7 +107,7 @@ def _load_all(cfg: Config, rows: list[dict], report: dict) -> list[dict]:
                 raise Quarantine(f"source {row['source']!r} has no slot in data.sources")
             wave, seconds = load_source(cfg, row["uri"])
         except Quarantine as exc:
-            report["quarantined"].append({"uri": row["uri"], "reason": str(exc)})
+            report["quarantined"].append(quarantine_entry(row, str(exc)))
             continue
         report["audio_seconds_in"] += seconds
         loaded.append({**row, "slot": slot, "wave": wave})
@@ -159,13 +159,15 @@ def process_piece(cfg: Config, rows: list[dict]) -> PieceResult:
     d = cfg.data
     report = empty_report()
     report["files_in"] = len(rows)
+    piece, split = rows[0]["piece"], rows[0]["split"]
+    count_windows(report, piece, split, 0)
     loaded = _load_all(cfg, rows, report)
     aligned = _align_all(cfg, loaded) if loaded else []
     used = _balance(cfg, _drop_repeated_takes(cfg, aligned, report["quarantined"]))
     report["files_ok"] = len(used)
     frames = window_frames(d)
     empty = np.zeros((0, len(d.sources), d.n_mels, frames), dtype=np.float32)
-    result = PieceResult(rows[0]["piece"], rows[0]["split"], empty,
+    result = PieceResult(piece, split, empty,
                          np.zeros(len(d.sources), dtype=bool), np.zeros(0), report)
     if not used:
         return result
@@ -181,6 +183,6 @@ def process_piece(cfg: Config, rows: list[dict]) -> PieceResult:
     keep = ~quiet & ~dup
     counts = Counter({"silent": int(quiet.sum()), "duplicate": int(dup.sum())})
     report["windows_dropped"] = {k: v for k, v in counts.items() if v}
-    report["windows_out"] = int(keep.sum())
+    count_windows(report, piece, split, int(keep.sum()))
     result.x, result.start_s = x[keep], starts[keep] / d.sample_rate
     return result

@@ -8,6 +8,7 @@ the split is the folder) written by Ray Data through `storage.pyarrow_filesystem
 from __future__ import annotations
 
 import json
+import logging
 
 from msvae import storage
 from msvae.config import Config
@@ -16,6 +17,7 @@ from msvae.data.pipeline import piece_dataset, window_dataset
 from msvae.errors import MsvaeError
 from msvae.manifest import load_manifest
 
+log = logging.getLogger(__name__)
 REPORT_NAME = "report.json"
 SHARD_COLUMNS = ["x", "mask", "piece", "start_s", "split"]
 
@@ -28,11 +30,18 @@ def prepare(cfg: Config, manifest_uri: str, out_uri: str) -> dict:
     """Run the pipeline over every piece of the manifest; returns the report.
 
     Raises ManifestError for an invalid manifest and NothingUsable (after writing the
-    report) when no window survives.
+    report) when no window survives; warns, one line each, of a split that gave none.
     """
-    pieces = piece_dataset(cfg, load_manifest(cfg, manifest_uri)).materialize()
+    manifest = load_manifest(cfg, manifest_uri)
+    pieces = piece_dataset(cfg, manifest).materialize()
     report = reports.merge(json.loads(r["report"])
                            for r in pieces.select_columns(["report"]).iter_rows())
+    for split, windows in report["windows_per_split"].items():
+        rows = manifest[manifest["split"] == split]
+        if windows == 0 and report["windows_out"]:
+            log.warning("split %r gave no window: its %d file(s) of %d piece(s) were all "
+                        "quarantined or dropped every window; a run that reads it will fail",
+                        split, len(rows), rows["piece"].nunique())
     storage.ensure_bucket(cfg, out_uri)
     storage.write_bytes(cfg, storage.join(out_uri, REPORT_NAME),
                         json.dumps(report, indent=2).encode())
