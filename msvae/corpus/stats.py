@@ -1,42 +1,52 @@
-"""`msvae corpus stats`: what a manifest holds, from the audio files' own headers.
+"""`msvae corpus stats`: what a manifest holds, from its audio files decoded in full.
 
 Counts pieces per split, files per source kind, hours (all files, and per piece its
-longest file), formats, sample rates and channel counts. Unreadable files are counted and
-named, not fatal. Headers are read through msvae.storage (works on s3://).
+longest file), formats, sample rates and channel counts. Every file is read and decoded
+with the checks `msvae prepare` applies (msvae.data.read, msvae.data.decode), so the
+files listed unreadable, each with its reason, are the ones prepare would quarantine as
+unreadable, undecodable, truncated, empty or NaN-filled; not fatal. Works on s3://.
 """
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import soundfile as sf
 
-from msvae import storage
 from msvae.console import progress_bar
 
-_THREADS = 8  # header reads are I/O-bound
+_THREADS = 8  # reads from object storage are I/O-bound
+CHECKED = "every file read and decoded in full, with the checks msvae prepare applies"
 
 
-def file_info(cfg, uri: str) -> dict | None:
-    """{'format', 'rate', 'channels', 'seconds'} from the file's header; None if unreadable."""
+def file_info(cfg, uri: str) -> dict:
+    """{'format', 'rate', 'channels', 'seconds'} of a file decoded in full, or {'reason'}:
+    why `msvae prepare` would quarantine it."""
+    from msvae.data.decode import decode
+    from msvae.data.errors import Quarantine
+    from msvae.data.read import read_source
+
     try:
-        fs, path = storage.filesystem(cfg, uri)
-        with fs.open(path, "rb") as fh:
-            info = sf.info(fh)
-    except Exception:  # noqa: BLE001 - any failure means an unreadable file, reported
-        return None
-    return {"format": info.format.lower(), "rate": info.samplerate,
-            "channels": info.channels, "seconds": info.duration}
+        data = read_source(cfg, uri)
+        wave, rate = decode(data, uri)
+    except Quarantine as exc:
+        return {"reason": str(exc)}
+    return {"format": sf.info(io.BytesIO(data)).format.lower(), "rate": rate,
+            "channels": wave.shape[0], "seconds": wave.shape[1] / rate}
 
 
 def summarise(cfg, df: pd.DataFrame) -> dict:
     """The statistics of a loaded manifest (see load_manifest) as plain data."""
+    from msvae.data.report import quarantine_entry
+
     with ThreadPoolExecutor(_THREADS) as pool:
         infos = list(progress_bar(pool.map(lambda u: file_info(cfg, u), df["uri"]), total=len(df),
-                                  desc="reading headers", unit="file", disable=len(df) < 50))
-    ok = [(row, info) for row, info in zip(df.to_dict("records"), infos) if info]
+                                  desc="decoding", unit="file", disable=len(df) < 50))
+    rows = df.to_dict("records")
+    ok = [(row, info) for row, info in zip(rows, infos) if "reason" not in info]
     longest: dict[str, float] = {}
     for row, info in ok:
         longest[row["piece"]] = max(longest.get(row["piece"], 0.0), info["seconds"])
@@ -53,18 +63,24 @@ def summarise(cfg, df: pd.DataFrame) -> dict:
         "channels": {str(k): v for k, v in sorted(Counter(i["channels"] for _, i in ok).items())},
         "known_offsets": int(df["offset_s"].notna().sum()),
         "duplicates": int((df["duplicate_of"] != "").sum()),
-        "unreadable": [u for u, i in zip(df["uri"], infos) if i is None],
+        "checked": CHECKED,
+        "unreadable": [quarantine_entry(row, info["reason"])
+                       for row, info in zip(rows, infos) if "reason" in info],
     }
 
 
 def table(stats: dict) -> str:
-    """The statistics as an aligned two-column table for the terminal."""
+    """The statistics as an aligned two-column table for the terminal, then one line per
+    unreadable file with its piece, source and reason."""
     def cell(value) -> str:
         if isinstance(value, dict):
             return ", ".join(f"{k}: {v}" for k, v in value.items()) or "-"
         if isinstance(value, list):
-            return f"{len(value)}" + (f" (first: {value[0]})" if value else "")
+            return str(len(value))
         return str(value)
 
     width = max(len(k) for k in stats)
-    return "\n".join(f"{k.replace('_', ' '):<{width}}  {cell(v)}" for k, v in stats.items())
+    lines = [f"{k.replace('_', ' '):<{width}}  {cell(v)}" for k, v in stats.items()]
+    lines += [f"  {q['uri']} ({q['piece']}, {q['source']}): {q['reason']}"
+              for q in stats["unreadable"]]
+    return "\n".join(lines)
