@@ -22,11 +22,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _msvae(*args, env: dict, cwd) -> tuple[subprocess.CompletedProcess, float]:
-    started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "msvae", *args], capture_output=True,
+def _msvae(*args, env: dict, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "msvae", *args], capture_output=True,
                           text=True, timeout=60, env=env, cwd=cwd)
-    return proc, time.monotonic() - started
 
 
 def _env(**keys) -> dict:
@@ -39,17 +37,27 @@ def _env(**keys) -> dict:
 
 @pytest.mark.parametrize("keys", [{}, {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}],
                          ids=["no keys", "keys"])
-def test_an_unreachable_endpoint_is_named_in_one_line_within_seconds(tmp_path, keys):
+def test_an_unreachable_endpoint_is_named_in_one_line(tmp_path, keys):
     endpoint = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
-    proc, seconds = _msvae("corpus", "stats", "s3://msvae/corpus", "--set",
-                           f"storage.endpoint_url={endpoint}", "--set",
-                           f"services.state_dir={tmp_path}", env=_env(**keys), cwd=tmp_path)
+    proc = _msvae("corpus", "stats", "s3://msvae/corpus", "--set",
+                  f"storage.endpoint_url={endpoint}", "--set", f"services.state_dir={tmp_path}",
+                  env=_env(**keys), cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines() == [
         f"msvae: error: s3://msvae/corpus/manifest.csv: storage endpoint {endpoint} "
         "unreachable (connection refused); check storage.endpoint_url or run "
-        "`msvae services up`"]
-    assert seconds < 5  # was 14-20 s of retries, then NoCredentialsError or a connect error
+        "`msvae services up`"]  # was NoCredentialsError, or a connect error after retries
+
+
+def test_an_unreachable_endpoint_fails_at_once_not_after_the_retries(monkeypatch, tmp_path):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    cfg = load(overrides=[f"storage.endpoint_url=http://127.0.0.1:{_free_port()}",
+                          "storage.retries=5", f"services.state_dir={tmp_path}"])
+    started = time.monotonic()
+    with pytest.raises(storage.StorageError, match="unreachable"):
+        storage.read_bytes(cfg, "s3://msvae/corpus/manifest.csv")
+    assert time.monotonic() - started < storage.REACH_TIMEOUT_S  # the retries took 14-20 s
 
 
 def test_a_reachable_endpoint_without_keys_says_so(tmp_path):
@@ -57,9 +65,9 @@ def test_a_reachable_endpoint_without_keys_says_so(tmp_path):
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)
         endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}"
-        proc, _ = _msvae("corpus", "stats", "s3://msvae/corpus", "--set",
-                         f"storage.endpoint_url={endpoint}", "--set",
-                         f"services.state_dir={tmp_path}", env=_env(), cwd=tmp_path)
+        proc = _msvae("corpus", "stats", "s3://msvae/corpus", "--set",
+                      f"storage.endpoint_url={endpoint}", "--set",
+                      f"services.state_dir={tmp_path}", env=_env(), cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines() == [
         f"msvae: error: s3://msvae/corpus/manifest.csv: no S3 credentials for {endpoint}: set "
@@ -80,7 +88,7 @@ def test_upload_copies_a_folder_and_names_what_it_cannot_read(tmp_path):
     (src / "p2" / "vocal_lead.flac").write_bytes(b"flac")
     (src / "p2" / "broken.wav").symlink_to("/proc/self/mem")  # a file whose read fails (EIO)
     (src / "p2" / "up").symlink_to("..")  # a link loop
-    proc, _ = _msvae("corpus", "upload", str(src), str(dest), env=_env(), cwd=tmp_path)
+    proc = _msvae("corpus", "upload", str(src), str(dest), env=_env(), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert f"skipped {src}/p2/broken.wav: Input/output error" in lines
@@ -95,7 +103,7 @@ def test_upload_copies_a_folder_and_names_what_it_cannot_read(tmp_path):
 
 
 def test_upload_of_a_missing_folder_is_one_line(tmp_path):
-    proc, _ = _msvae("corpus", "upload", str(tmp_path / "nope"), str(tmp_path / "out"),
-                     env=_env(), cwd=tmp_path)
+    proc = _msvae("corpus", "upload", str(tmp_path / "nope"), str(tmp_path / "out"),
+                  env=_env(), cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"msvae: error: {tmp_path / 'nope'}: no such folder"
