@@ -88,13 +88,13 @@ def ray_head(services, tmp_path):
     shutil.rmtree(temp, ignore_errors=True)
 
 
-def test_ray_job_submit_trains_and_registers(services, smoke_manifest, ray_head):
+def test_ray_job_submit_trains_and_registers(services, smoke_prepared, ray_head):
     address, env = ray_head
     job = subprocess.run(
         [str(VENV_BIN / "ray"), "job", "submit", "--address", address, "--working-dir", ".",
          "--runtime-env", "cluster/runtime_env.yaml", "--",
          "python", "-m", "msvae", "train", "--config", "configs/smoke.yaml",
-         "--set", f"train.dataset={smoke_manifest}", "--set", "train.steps=4",
+         "--set", f"train.dataset={smoke_prepared}", "--set", "train.steps=4",
          "--set", "train.eval_every=4", "--set", "train.checkpoint_every=4",
          "--set", "tracking.model_name=from-job"],
         env=env, capture_output=True, text=True, timeout=900)

@@ -59,6 +59,8 @@ def test_optuna_sweep_with_a_conditional_key(services, smoke_manifest):
          "--name", "smoke-optuna", "--config", "configs/smoke.yaml",
          "--set", f"services.state_dir={state}", "--set", f"train.dataset={smoke_manifest}",
          "--set", "tracking.model_name=swept-optuna", "--set", "tracking.experiment=sweeps",
+         # both trials at once: a quarter CPU for each trial's driver and its worker
+         "--set", "tune.trial_cpus=0.25", "--set", "train.cpus_per_worker=0.25",
          "--json"],  # tune.search=optuna comes from the space file's `fixed`
         capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
