@@ -11,6 +11,7 @@ seed, and the similarity of the mix generated from the stems; without one they a
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from msvae.model import output_slots
 from msvae.model.objective import active_units, kl_per_dim, unit_moments
 
 EVAL_BATCH = 32  # windows per batch when scoring outside training
-SAMPLE_SEED = 0  # the prior samples of the generated-audio figures: the same for every model
+SAMPLE_SEED = 0  # prior samples and fill-ins of the generated-audio figures: the same every run
 WINDOW_KEYS = (*WINDOW_INDICATORS, "fill/temporal_fidelity", "fill/recon_error_db",
                "fill/similarity_pct")  # reported even when nothing was scored
 SAMPLE_KEYS = ("similarity_pct",)  # per prior sample
@@ -120,16 +121,26 @@ def _fill_in(model, x: torch.Tensor, mask: torch.Tensor, mix: int):
     stems, both = fill_in_case(mask, mix)
     if len(model.in_slots) == 1 or not bool(both.any()):
         return torch.zeros_like(both), x[:0, mix], x[:0, mix]
-    fill = model.generate(int(both.sum()), x.shape[-1], cond_x=x[both], cond_mask=stems[both])
+    with _seeded(model, SAMPLE_SEED):  # the same windows draw the same fill-in every run
+        fill = model.generate(int(both.sum()), x.shape[-1], cond_x=x[both],
+                              cond_mask=stems[both])
     return both, x[both, mix], fill[:, mix].float()
+
+
+@contextlib.contextmanager
+def _seeded(model, seed: int):
+    """A fixed seed inside, in a forked random state, so the caller's (training's) state is
+    left as it was."""
+    devices = [model.device] if model.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 def prior_mixes(model, n: int, frames: int, mix: int, seed: int = SAMPLE_SEED) -> torch.Tensor:
     """`n` mixes sampled from the prior, [n, M, frames] dB, drawn in batches under a fixed
-    seed in a forked random state, so the caller's (training's) state is left as it was."""
-    devices = [model.device] if model.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
+    seed (_seeded)."""
+    with _seeded(model, seed):
         return torch.cat([model.generate(min(EVAL_BATCH, n - i), frames)[:, mix].float()
                           for i in range(0, n, EVAL_BATCH)])
 
