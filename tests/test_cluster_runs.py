@@ -103,4 +103,6 @@ def test_ray_job_submit_trains_and_registers(services, smoke_prepared, ray_head)
     connect(services)
     versions = MlflowClient().search_model_versions("name='from-job'")
     assert len(versions) == 1
-    assert MlflowClient().get_model_version_by_alias("from-job", "champion").version == "1"
+    # 4 steps leave validation temporal fidelity about 0, under tracking.champion_min_score
+    assert MlflowClient().get_model_version_by_alias("from-job", "challenger").version == "1"
+    assert set(MlflowClient().get_registered_model("from-job").aliases) == {"challenger"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import time
 
@@ -14,7 +16,7 @@ from mlflow import MlflowClient
 
 from msvae import storage
 from msvae.cli import main
-from msvae.config import load
+from msvae.config import dataset_model_name, load
 from msvae.tracking.connect import connect
 from msvae.tracking.registry import SCORE_METRIC
 from msvae.train.launch import train
@@ -46,6 +48,7 @@ def test_two_workers_train_checkpoint_register_and_generate(smoke_model):
     assert max(m.step for m in history) == cfg.train.steps  # the run went to the end
     assert np.isfinite(result.metrics["valid/recon_error_db"])
     assert registered.champion and registered.version == "1"
+    assert "the first version to reach tracking.champion_min_score -1" in registered.why
     assert storage_has_checkpoints(cfg, result.run_name)
 
     model = mlflow.pyfunc.load_model("models:/smoke@champion")
@@ -160,39 +163,82 @@ def test_non_finite_loss_stops_every_rank_with_one_line(services, local_ray):
     assert "lower train.lr" in str(err.value) and "\n" not in str(err.value)
 
 
-def test_sigterm_ends_the_run_killed_and_stops_its_ray_processes(services, smoke_prepared):
-    """`kill <msvae pid>` mid-training: exit 130 within seconds, the MLflow run KILLED (it
-    was RUNNING before), and every process it started (local Ray, workers) gone."""
-    import os
-    import signal
+def _start_training(services, dataset, run_name: str, in_background: bool):
+    """`msvae train` for ever, as a process of its own: (the process to wait on, the msvae
+    pid). `in_background`: as a script's `msvae train ... &` starts it, the background job
+    of a non-interactive bash, which begins with SIGINT ignored."""
     import subprocess
     import sys
 
     cmd = [sys.executable, "-m", "msvae", "train", "--config", "configs/smoke.yaml",
-           "--run-name", "sigterm", "--set", f"services.state_dir={services.services.state_dir}",
-           "--set", f"train.dataset={smoke_prepared}", "--set", "train.steps=100000",
-           "--set", "tracking.experiment=signals"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+           "--run-name", run_name, "--set", f"services.state_dir={services.services.state_dir}",
+           "--set", f"train.dataset={dataset}", "--set", "train.steps=100000",
+           "--set", "train.log_every=1", "--set", "tracking.experiment=signals"]
+    if in_background:
+        cmd = ["bash", "-c", '"$@" & echo $!; wait $!', "bash", *cmd]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"})
-    client = MlflowClient(connect(services))
-    run, deadline = None, time.monotonic() + 300
+    return proc, int(proc.stdout.readline()) if in_background else proc.pid
+
+
+def _stepping_run(client: MlflowClient, run_name: str, proc) -> object:
+    """The MLflow run of `run_name` once its workers have logged a step (None if the
+    process ended first or 300 s passed)."""
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         experiment = client.get_experiment_by_name("signals")
         runs = client.search_runs([experiment.experiment_id],
-                                  "tags.`msvae.run_name` = 'sigterm'") if experiment else []
-        if runs and "train/loss" in runs[0].data.metrics:  # the workers are stepping
-            run = runs[0]
-            break
-        time.sleep(2)
-    assert run is not None, proc.stderr.read().decode()[-2000:] if proc.poll() else "no run"
-    assert run.info.status == "RUNNING"
-    started = psutil.Process(proc.pid).children(recursive=True)
-    assert started  # the local Ray instance and its workers
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 130
-    assert client.get_run(run.info.run_id).info.status == "KILLED"
-    gone, alive = psutil.wait_procs(started, timeout=30)
-    assert not alive, [p.name() for p in alive]
+                                  f"tags.`msvae.run_name` = '{run_name}'") if experiment else []
+        if runs and "train/loss" in runs[0].data.metrics:
+            return runs[0]
+        time.sleep(1)
+    return None
+
+
+def test_sigterm_and_a_scripts_sigint_end_the_run_killed_and_stop_its_ray_processes(
+        services, smoke_prepared):
+    """`kill <msvae pid>` mid-training, and `kill -INT` of a `msvae train &` started by a
+    script (SIGINT ignored from the start; Ray Train's own SIGINT handler ended it with
+    sys.exit(0) and the run RUNNING): each exits 130 within seconds with one line, its
+    MLflow run KILLED (it was RUNNING before), and every process it started (local Ray,
+    workers) gone. The two run side by side, so the second costs little."""
+    import signal
+    import subprocess
+    import sys
+
+    inherited = subprocess.run(  # what Python sees in a script's background job
+        ["bash", "-c", f'{sys.executable} -c "import signal; '
+         f'print(signal.getsignal(signal.SIGINT).name)" & wait'],
+        capture_output=True, text=True, timeout=60).stdout.strip()
+    assert inherited == "SIG_IGN"
+    cases = {"sigterm": (False, signal.SIGTERM), "background-sigint": (True, signal.SIGINT)}
+    started = {name: _start_training(services, smoke_prepared, name, background)
+               for name, (background, _) in cases.items()}
+    try:
+        client = MlflowClient(connect(services))
+        runs = {name: _stepping_run(client, name, proc) for name, (proc, _) in started.items()}
+        for name, (proc, pid) in started.items():
+            assert runs[name] is not None, proc.stderr.read()[-2000:] if proc.poll() else name
+            assert runs[name].info.status == "RUNNING"
+        children = {name: psutil.Process(pid).children(recursive=True)
+                    for name, (_, pid) in started.items()}
+        assert all(children.values())  # the local Ray instances and their workers
+        for name, (_, pid) in started.items():
+            os.kill(pid, cases[name][1])
+        for name, (proc, _) in started.items():
+            assert proc.wait(timeout=60) == 130, name
+            err = proc.stderr.read()
+            assert err.strip().splitlines()[-1] == "msvae: interrupted", err[-2000:]
+            assert err.count("msvae: interrupted") == 1 and "Traceback" not in err, err[-2000:]
+            assert client.get_run(runs[name].info.run_id).info.status == "KILLED", name
+            gone, alive = psutil.wait_procs(children[name], timeout=30)
+            assert not alive, (name, [p.name() for p in alive])
+    finally:  # a failed check leaves no training behind
+        for proc, pid in started.values():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                for process in [psutil.Process(pid), *psutil.Process(pid).children(True)]:
+                    process.kill()
+            proc.wait(timeout=60)
 
 
 def test_sigkill_of_the_s3_server_mid_training_then_resume(services, smoke_prepared, tmp_path):
