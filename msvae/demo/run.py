@@ -96,7 +96,8 @@ def run_demo(cfg: Config, out: Path) -> dict:
           f"{cfg.train.steps} steps")
     result = train(cfg)
 
-    stage("registering in MLflow (challenger; champion if it beats the current one)")
+    stage("registering in MLflow (challenger; champion if it clears "
+          "tracking.champion_min_score and beats the current one)")
     registered = finish(result)
     print(registered.describe())
 
