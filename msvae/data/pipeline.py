@@ -125,18 +125,33 @@ def load_prepared(cfg: Config, uri: str, split: str, columns: list[str] = TRAIN_
     fs, path = _split_folder(cfg, uri, split)
     shuffle = None if order_seed is None else ray.data.FileShuffleConfig(
         seed=order_seed, reseed_after_execution=reorder_each_pass)
-    # fractional CPUs: reads must fit beside training workers on a small machine
-    return ray.data.read_parquet(path, filesystem=fs, columns=list(columns),
-                                 num_cpus=cfg.data.read_cpus, shuffle=shuffle)
+    # One read task per shard file (`msvae prepare` writes a few MB each), through Ray
+    # Data's V1 Parquet reader: 2.60's default V2 reader packs files into read tasks of up
+    # to 128 MB whatever override_num_blocks says, so blocks grow with the corpus (a
+    # 512-piece split: 13 blocks, 16 s to the first, the object store spilling;
+    # benchmarks/scale.py), and it lists files in a one-CPU task every epoch, which a node
+    # full of training workers never runs.
+    context = ray.data.DataContext.get_current()
+    v2, context.use_datasource_v2 = context.use_datasource_v2, False
+    try:  # fractional CPUs: reads must fit beside training workers on a small machine
+        return ray.data.read_parquet(path, filesystem=fs, columns=list(columns),
+                                     num_cpus=cfg.data.read_cpus, shuffle=shuffle,
+                                     override_num_blocks=len(_shards(fs, path).files))
+    finally:
+        context.use_datasource_v2 = v2
 
 
 def prepared_rows(cfg: Config, uri: str, split: str) -> int:
     """How many windows one split of prepared shards holds, from the Parquet footers alone
     (no row is read)."""
+    return _shards(*_split_folder(cfg, uri, split)).count_rows()
+
+
+def _shards(fs, path: str):
+    """The pyarrow dataset of one split's shard files (their footers, no rows read)."""
     import pyarrow.dataset as pads
 
-    fs, path = _split_folder(cfg, uri, split)
-    return pads.dataset(path, filesystem=fs, format="parquet").count_rows()
+    return pads.dataset(path, filesystem=fs, format="parquet")
 
 
 def _split_folder(cfg: Config, uri: str, split: str):
