@@ -128,6 +128,9 @@ class ModelConfig:
                                 doc="msvae training: share of rows whose mix is hidden from the "
                                 "encoder (still reconstructed), so it learns the fill-in case: "
                                 "the mix from the stems alone")
+    mix_head: str = _f("own", choices=["own", "power_sum"],
+                       doc="msvae: the mix slot from a head of its own, or the power sum of "
+                       "the stems' heads plus a small residual (a mix is its stems' sum)")
 
 
 @dataclass
@@ -170,6 +173,12 @@ class TrainConfig:
     eval_every: int = _f(50, min=1, max=100_000_000)
     max_failures: int = _f(1, min=0, max=100)
     seed: int = _f(0)
+    remix_share: float = _f(0.0, min=0.0, max=1.0,
+                            doc="share of each batch's rows replaced by remixes: every stem "
+                            "from another row at a random gain, the mix their power sum "
+                            "(multi-source data for any model, even one that reads the mix)")
+    remix_gain_db: float = _f(6.0, min=0.0, max=40.0,
+                              doc="remixed stems' gains, uniform within +- this, dB")
     dataset: str | None = _f(None, doc="manifest or prepared-shards URI; None: the demo corpus")
 
 
@@ -192,10 +201,14 @@ class TuneConfig:
 class CompareConfig:
     """`msvae compare`: the paper's comparison at one shared budget."""
 
-    models: list[str] = _f(["vae", "single", "msvae"], doc="model kinds, the last is ours")
+    models: list[str] = _f(["vae", "single", "msvae"],
+                           doc="model kinds, the last is ours; `single+remixes`: single "
+                           "trained with compare.remix_share (the data without the model)")
     seeds: list[int] = _f([0, 1, 2], doc="one training run per model and seed")
     lrs: list[float] = _f([], doc="learning rates tried per model at the first seed, the best "
                           "on validation kept for all seeds; empty: train.lr")
+    remix_share: float = _f(0.5, min=0.0, max=1.0,
+                            doc="train.remix_share of the `+remixes` variants")
 
 
 @dataclass
