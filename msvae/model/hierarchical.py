@@ -9,15 +9,20 @@ generating) and adds it into the decoder state d, which is then refined and doub
 rate (but at the finest level), as in ladder VAEs / NVAE.
 Temporal self-attention runs at the coarsest scale on both sides; one head per output slot
 turns d back into mels. `single` reads and writes the mix; `msvae` every source.
+With `model.mix_head` "power_sum" (msvae), the mix slot is the power sum of the stems'
+heads plus the mix head's own output times a gate that starts at 0: a mix is its stems'
+sum, so at the start the mix is exactly that sum and the stems' heads learn from the mix.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
 
 from msvae.config import Config
-from msvae.model.base import AudioVAE
+from msvae.model.base import AudioVAE, to_db, to_units
 from msvae.model.blocks import ResBlock, TemporalAttention, down, full_precision, up
 from msvae.model.encoder import SourceEncoder
 from msvae.model.latent import LadderLevel
@@ -45,6 +50,10 @@ class LadderVAE(AudioVAE):
             ResBlock(c, mc.dropout), nn.Conv1d(c, s_out * c, 1), nn.SiLU(),
             nn.Conv1d(s_out * c, s_out * m, 3, padding=1, groups=s_out))  # a head per slot
         self.s_out, self.n_mels = s_out, m
+        # power_sum: one scalar, 0 at the start, so the mix starts as the stems' power sum
+        self.mix_gate = (nn.Parameter(torch.zeros(()))
+                         if mc.mix_head == "power_sum" and s_out > 1 else None)
+        self.mix_out = self.out_slots.index(cfg.data.sources.index("mix"))
 
     def encode_decode(self, u, seen, sample):
         h = self.encoder(u, seen)
@@ -72,4 +81,16 @@ class LadderVAE(AudioVAE):
             kls.insert(0, kl)
             mus.insert(0, mu)
         y = full_precision(self.out, d)
-        return y.view(n, self.s_out, self.n_mels, y.shape[-1]), kls, mus
+        y = y.view(n, self.s_out, self.n_mels, y.shape[-1])
+        if self.mix_gate is not None:
+            y = self._mix_from_stems(y)
+        return y, kls, mus
+
+    def _mix_from_stems(self, y):
+        """y [B, S_out, M, T] units with the mix slot replaced by the stems' power sum,
+        10 log10(sum 10^(dB/10)), plus mix_gate times the mix head's own output."""
+        per_db = math.log(10) / 10  # natural-log units of power per dB
+        stems = torch.cat([y[:, :self.mix_out], y[:, self.mix_out + 1:]], dim=1)
+        mix_db = torch.logsumexp(to_db(stems) * per_db, dim=1) / per_db
+        mix = to_units(mix_db) + self.mix_gate * y[:, self.mix_out]
+        return torch.cat([y[:, :self.mix_out], mix[:, None], y[:, self.mix_out + 1:]], dim=1)
