@@ -173,7 +173,7 @@ def train_loop_per_worker(loop_config: dict) -> None:
                 if logger:  # how long the first batch took to stream in, seconds
                     logger.metrics({"first_batch_seconds": started - loop_started}, step)
             try:
-                parts = train_step(model, optimizer, batch, step, cfg)
+                parts = train_step(model, optimizer, batch, step, cfg, rank)
             except NonFiniteLoss as exc:
                 if logger:
                     logger.tag(STOP_TAG, str(exc))

@@ -17,6 +17,7 @@ import torch
 from msvae.config import Config
 from msvae.errors import MsvaeError
 from msvae.model.objective import loss as elbo_loss
+from msvae.train.remix import remix, remix_generator
 
 
 class NonFiniteLoss(MsvaeError):
@@ -36,13 +37,19 @@ def optimizer_for(model: torch.nn.Module, cfg: Config) -> torch.optim.Optimizer:
 
 
 def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: dict,
-               step: int, cfg: Config) -> dict[str, torch.Tensor]:
+               step: int, cfg: Config, rank: int = 0) -> dict[str, torch.Tensor]:
     """One update on `batch` ({"x": [B, S, M, T] dB, "mask": [B, S]}) at `step` (0-based,
     for the beta schedule); returns the loss parts and the gradient norm (before clipping)
     as detached 0-d tensors (nats per window, dB).
 
+    With train.remix_share > 0 a share of the rows are first remixed (msvae.train.remix),
+    the draws seeded from (train.seed, step, `rank`: the worker's, 0 without Ray).
     Gradients are clipped to `train.grad_clip` (0: off).
     """
+    t = cfg.train
+    if t.remix_share > 0:
+        batch = remix(batch, t.remix_share, t.remix_gain_db, cfg.data.sources.index("mix"),
+                      remix_generator(t.seed, step, rank, batch["x"].device))
     model.train()
     with autocast(batch["x"].device):
         out = model(batch["x"], batch["mask"])
