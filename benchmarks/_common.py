@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import time
@@ -17,6 +18,17 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def manifest_parser(doc: str) -> argparse.ArgumentParser:
+    """A benchmark's parser, described by its docstring's first line, with --manifest,
+    --config (default configs/demo.yaml), --set KEY=VALUE (repeatable) and --json PATH."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--manifest", required=True)
+    ap.add_argument("--config", default="configs/demo.yaml")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--json")
+    return ap
 
 
 def emit(figures: dict, json_path: str | None = None) -> None:
