@@ -107,4 +107,14 @@ def json_mode(enabled: bool):
         yield
         return
     with contextlib.redirect_stdout(sys.stderr):
-        yield
+        try:
+            yield
+        finally:  # still redirected: Ray's forwarded log lines (a raylet's warnings, seen
+            _disconnect_ray()  # after a sweep's JSON) must not follow the JSON on stdout
+
+
+def _disconnect_ray() -> None:
+    """Shut down (or leave) the Ray instance this command used, if any."""
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()

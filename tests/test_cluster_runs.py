@@ -24,7 +24,7 @@ from msvae.tracking.connect import connect
 from msvae.train.launch import train
 from msvae.train.loop import NODES_TAG
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 VENV_BIN = Path(sys.executable).parent
 
 

@@ -13,7 +13,7 @@ import pytest
 from msvae import storage
 from msvae.compare import table
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 GRID = [3.0e-3, 1.0e-3]  # one seed at two rates, two models: 4 training runs
 MODELS = ["vae", "msvae"]  # the plain baseline's class and ours (single shares ours)
 

@@ -14,7 +14,7 @@ import soundfile as sf
 from msvae import storage
 from msvae.manifest import load_manifest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 
 def _msvae(services, *args):

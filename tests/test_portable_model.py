@@ -13,7 +13,7 @@ import pytest
 
 from msvae.tracking.connect import connect
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 SCRIPT = textwrap.dedent("""
     import importlib.util, sys

@@ -14,7 +14,7 @@ from msvae.cli import main
 from msvae.config import load
 from tests.unit.test_data_piece import OFFSETS_S, RATE, delayed, render_chorale
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 BUCKET = "corpus"
 
 

@@ -13,7 +13,7 @@ import pytest
 from msvae.config import load
 from msvae.data.pipeline import SPLIT_PREFIX, load_prepared
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 FILES, ROWS = 12, 6
 
 

@@ -19,7 +19,7 @@ import requests
 
 from msvae.data.features import window_samples
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 
 def _free_port() -> int:

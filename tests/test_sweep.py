@@ -11,15 +11,15 @@ from mlflow import MlflowClient
 
 from msvae.tracking.connect import connect
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 
-def test_smoke_sweep(services, smoke_manifest):
+def test_smoke_sweep(services, smoke_prepared):
     state = services.services.state_dir
     proc = subprocess.run(
         [sys.executable, "-m", "msvae", "sweep", "--space", "tune/smoke.yaml", "--name", "smoke",
          "--config", "configs/smoke.yaml", "--set", f"services.state_dir={state}",
-         "--set", f"train.dataset={smoke_manifest}", "--set", "tracking.model_name=swept",
+         "--set", f"train.dataset={smoke_prepared}", "--set", "tracking.model_name=swept",
          "--set", "tracking.experiment=sweeps",
          # at 4 steps only the reconstruction error tells the learning rates apart (the
          # default, temporal fidelity, needs a model that has started to learn)
@@ -55,12 +55,12 @@ def test_smoke_sweep(services, smoke_manifest):
     assert set(client.get_registered_model("swept").aliases) == {"challenger"}
 
 
-def test_optuna_sweep_with_a_conditional_key(services, smoke_manifest):
+def test_optuna_sweep_with_a_conditional_key(services, smoke_prepared):
     state = services.services.state_dir
     proc = subprocess.run(
         [sys.executable, "-m", "msvae", "sweep", "--space", "tune/smoke_optuna.yaml",
          "--name", "smoke-optuna", "--config", "configs/smoke.yaml",
-         "--set", f"services.state_dir={state}", "--set", f"train.dataset={smoke_manifest}",
+         "--set", f"services.state_dir={state}", "--set", f"train.dataset={smoke_prepared}",
          "--set", "tracking.model_name=swept-optuna", "--set", "tracking.experiment=sweeps",
          # both trials at once: a quarter CPU for each trial's driver and its worker
          "--set", "tune.trial_cpus=0.25", "--set", "train.cpus_per_worker=0.25",

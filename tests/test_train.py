@@ -22,7 +22,7 @@ from msvae.tracking.registry import SCORE_METRIC
 from msvae.train.launch import train
 from msvae.train.loop import RESUMED_TAG
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 
 @pytest.fixture
