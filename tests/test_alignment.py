@@ -8,7 +8,7 @@ from msvae.data.ingest_piece import process_piece
 from msvae.data.report import merge, offsets_within
 from msvae.manifest import load_manifest
 
-pytestmark = [pytest.mark.slow, pytest.mark.serial]
+pytestmark = pytest.mark.slow
 
 
 def test_offsets_recovered_within_10ms(services, smoke_manifest):

@@ -13,7 +13,7 @@ from msvae.evaluate.floors import floor_scores, latents_per_frame
 from msvae.evaluate.score import evaluate
 from msvae.train.local import train_local
 
-pytestmark = [pytest.mark.slow, pytest.mark.serial]
+pytestmark = pytest.mark.slow
 STEPS = 150  # a quarter of the demo's budget in steps; the corpus is the smoke one (6 pieces)
 MARGIN = 0.05  # temporal fidelity above the time-mean floor's 0
 

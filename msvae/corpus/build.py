@@ -13,6 +13,8 @@ piece from one seeded by (seed, index); splits come from a seeded hash of each p
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import importlib.metadata
 import json
@@ -91,6 +93,19 @@ def with_splits(cfg, rows: list[dict], seed: int) -> list[dict]:
 def cache_root(cfg, key: str) -> Path:
     base = os.environ.get("MSVAE_CACHE_DIR") or cfg.corpus.cache_dir
     return Path(base).expanduser() / "corpus" / key
+
+
+@contextlib.contextmanager
+def _render_lock(root: Path):
+    """An exclusive lock on one render cache folder, held while it renders: two builds of
+    one corpus at once (two shells, two test processes) would write the same files."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{root}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def plan(cfg, pieces: int, seed: int, root: Path) -> list[PieceJob]:
@@ -175,8 +190,9 @@ def build(cfg, out: str, pieces: int, seed: int) -> BuildResult:
     if _recorded_key(cfg, out) == key:
         return BuildResult(manifest, key, True, time.monotonic() - started)
     root = cache_root(cfg, render_key(cfg, pieces, seed))
-    rows = with_splits(cfg, render_all(cfg, plan(cfg, pieces, seed, root), root), seed)
-    save_manifest(cfg, fill_stem_splits(pd.DataFrame(rows)), str(root / MANIFEST_NAME))
+    with _render_lock(root):  # a second build of the same corpus waits, then finds it cached
+        rows = with_splits(cfg, render_all(cfg, plan(cfg, pieces, seed, root), root), seed)
+        save_manifest(cfg, fill_stem_splits(pd.DataFrame(rows)), str(root / MANIFEST_NAME))
     upload(cfg, root, [r["uri"] for r in rows] + [MANIFEST_NAME], out)
     elapsed = time.monotonic() - started
     record = {"key": key, "seed": seed, "pieces": pieces, "code": code_version(),
