@@ -74,6 +74,40 @@ def test_two_workers_train_checkpoint_register_and_generate(smoke_model):
     assert not any("msvae-local" in v for v in params.values())  # no key, even a dummy one
 
 
+def test_the_registered_model_reconstructs_the_mix_alone_on_request(smoke_model):
+    """params {"mode": "reconstruct"}: given only the mix, the mix that comes back is the
+    model's reconstruction, not the caller's own audio (which the default, "fill", keeps).
+    Judged on the returned audio's own log-mel: nearer the model's reconstruction than the
+    input, and the default's the other way round."""
+    import torch
+
+    from msvae.data.features import log_mel
+    from msvae.evaluate.indicators import lsd_db
+
+    result, _, batch = smoke_model
+    cfg = result.cfg
+    mix = cfg.data.sources.index("mix")
+    assert batch["mask"][:, mix].all()
+    x = batch["x"].astype(np.float32)
+    mask = np.zeros_like(batch["mask"])
+    mask[:, mix] = True
+    model = mlflow.pyfunc.load_model("models:/smoke@champion")
+    with torch.no_grad():
+        recon = model.unwrap_python_model().model(torch.as_tensor(x), torch.as_tensor(mask)).recon
+    given, rebuilt = (model.predict({"x": x, "mask": mask}, params=params)["audio"][:, mix]
+                      for params in (None, {"mode": "reconstruct"}))
+
+    def distances(audio):  # LSD (dB) of the audio's mel from the input's and the model's mix
+        mel = log_mel(torch.from_numpy(audio), cfg.data)
+        return [float(lsd_db(ref[:, mix, :, :mel.shape[-1]], mel).mean())
+                for ref in (torch.as_tensor(x), recon)]
+
+    to_input, to_recon = distances(rebuilt)
+    assert to_recon < to_input, (to_recon, to_input)
+    to_input, to_recon = distances(given)
+    assert to_input < to_recon, (to_input, to_recon)
+
+
 def storage_has_checkpoints(cfg, run_name: str) -> bool:
     """Ray Train wrote checkpoint folders for the run under <root>/runs/<run>/."""
     fs, path = storage.filesystem(cfg, storage.join(cfg.storage.root, "runs", run_name))

@@ -1,8 +1,10 @@
 """Fill in audio with a trained model: reconstruct what is given, generate what is not.
 
-One rule serves the MLflow model, `msvae generate` and the demo: with every slot the
-model reads present it reconstructs; with none it samples the prior; with some it
-generates the rest conditioned on them.
+One rule serves the MLflow model, `msvae generate` and the demo. Mode "fill" (the
+default): with every slot the model reads present it reconstructs; with none it samples
+the prior; with some it keeps them as they came and generates the rest conditioned on
+them. Mode "reconstruct": every slot is the model's reconstruction from the given ones,
+so "the model given only the mix" can be scored on the mix.
 """
 
 from __future__ import annotations
@@ -23,15 +25,22 @@ def fill_in_case(mask: torch.Tensor, mix: int) -> tuple[torch.Tensor, torch.Tens
     return stems, mask[:, mix] & stems.any(dim=1)
 
 
+MODES = ("fill", "reconstruct")  # complete()'s modes, the default first
+
+
 @torch.no_grad()
 def complete(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, cfg: Config,
-             seed: int = 0) -> torch.Tensor:
-    """[n, S, M, T] dB and [n, S] presence -> [n, S, M, T] dB with every slot filled."""
+             seed: int = 0, mode: str = "fill") -> torch.Tensor:
+    """[n, S, M, T] dB and [n, S] presence -> [n, S, M, T] dB with every slot filled, by
+    `mode` (see the module's docstring); "reconstruct" is the eval-mode forward pass (the
+    encoder sees only the given slots, posterior means)."""
+    if mode not in MODES:
+        raise MsvaeError(f"mode {mode!r}: not a mode (expected one of {', '.join(MODES)})")
     torch.manual_seed(seed)
     model.eval()
     given = mask[:, model.in_slots]
     n, frames = x.shape[0], x.shape[-1]
-    if bool(given.all()):
+    if mode == "reconstruct" or bool(given.all()):
         return model(x, mask).recon
     if not bool(given.any()):
         return model.generate(n, frames)

@@ -1,11 +1,13 @@
 """The MLflow model: a pyfunc whose `predict` turns log-mel windows into audio.
 
 Input: `x` float32 [n, sources, mels, frames] in dB and `mask` bool [n, sources]; all
-slots given -> reconstruction, none -> unconditional generation, some -> the rest
-generated conditioned on them (see msvae.generate.complete). Output: {"audio": float32
-waveforms [n, sources, samples], "sample_rate": their rate in Hz}, so a served answer
-(`{"predictions": {...}}` from MLflow's scoring server) says how to play itself. Weights
-and config are artifacts, so the model loads back as this class, not a traced graph.
+slots given -> reconstruction, none -> unconditional generation, some -> the given slots
+kept and the rest generated conditioned on them; with params {"mode": "reconstruct"}
+every slot is reconstructed from the given ones (see msvae.generate.complete). Output:
+{"audio": float32 waveforms [n, sources, samples], "sample_rate": their rate in Hz}, so a
+served answer (`{"predictions": {...}}` from MLflow's scoring server) says how to play
+itself. Weights and config are artifacts, so the model loads back as this class, not a
+traced graph.
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ with warnings.catch_warnings():
 
             x = torch.as_tensor(np.asarray(model_input["x"], dtype=np.float32))
             mask = torch.as_tensor(np.asarray(model_input["mask"], dtype=bool))
-            mel = complete(self.model, x, mask, self.cfg, seed=int((params or {}).get("seed", 0)))
+            params = params or {}
+            mel = complete(self.model, x, mask, self.cfg, seed=int(params.get("seed", 0)),
+                           mode=str(params.get("mode", "fill")))
             return {"audio": mel_to_wave(mel, self.cfg.data).numpy().astype(np.float32),
                     "sample_rate": int(self.cfg.data.sample_rate)}
 
@@ -67,4 +71,4 @@ def signature(cfg):
         outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, s, window_samples(cfg.data)),
                                    "audio"),
                         TensorSpec(np.dtype(np.int64), (), "sample_rate")]),
-        params=ParamSchema([ParamSpec("seed", "long", 0)]))
+        params=ParamSchema([ParamSpec("seed", "long", 0), ParamSpec("mode", "string", "fill")]))

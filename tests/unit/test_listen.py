@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import soundfile as sf
 import torch
 
@@ -72,6 +73,27 @@ def test_complete_reconstructs_generates_or_fills_in():
     filled = complete(model, x, given, CFG, seed=3)
     assert filled.shape == x.shape and not torch.equal(filled, prior)
     assert torch.allclose(filled[:, 1:3], x[:, 1:3])  # the given stems are kept
+
+
+def test_reconstruct_mode_rebuilds_the_given_slots_too():
+    """mode "reconstruct": every slot, the given mix included, is the model's eval-mode
+    reconstruction from what is given; "fill" (the default) hands the given mix back."""
+    from msvae.errors import MsvaeError
+    from msvae.generate.complete import complete
+
+    torch.manual_seed(0)
+    model = build_model(CFG).eval()
+    x = -50 + 10 * torch.randn(2, 4, 16, 32)
+    mix_only = torch.tensor([[True, False, False, False]] * 2)
+    filled = complete(model, x, mix_only, CFG, seed=3)
+    rebuilt = complete(model, x, mix_only, CFG, seed=3, mode="reconstruct")
+    assert torch.equal(filled[:, 0], x[:, 0])  # fill: the caller's own mix back
+    assert torch.equal(rebuilt, model(x, mix_only).recon)
+    assert (rebuilt[:, 0] - x[:, 0]).abs().mean() > 1.0  # dB: the mix is the model's
+    assert not torch.allclose(rebuilt[:, 1:], filled[:, 1:])  # means, not a posterior draw
+    with pytest.raises(MsvaeError, match=r"^mode 'rebuild': not a mode \(expected one of "
+                       r"fill, reconstruct\)$"):
+        complete(model, x, mix_only, CFG, mode="rebuild")
 
 
 def test_vae_reads_only_the_mix():
