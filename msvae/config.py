@@ -339,9 +339,10 @@ def _cross_checks(cfg: Config) -> None:
     if cfg.model.channels % cfg.model.heads:
         raise ConfigError(
             f"model.heads: {cfg.model.heads} does not divide model.channels {cfg.model.channels}")
-    for kind in cfg.compare.models:
-        if kind not in MODEL_KINDS:
-            raise ConfigError(f"compare.models: unknown model kind {kind!r}")
+    for entry in cfg.compare.models:  # KIND or KIND+remixes (msvae.compare.variants)
+        if entry.removesuffix("+remixes") not in MODEL_KINDS:
+            raise ConfigError(f"compare.models: unknown model {entry!r} (expected KIND or "
+                              f"KIND+remixes, KIND one of {', '.join(MODEL_KINDS)})")
     if not cfg.compare.seeds:
         raise ConfigError("compare.seeds: at least one seed")
     for i, lr in enumerate(cfg.compare.lrs):

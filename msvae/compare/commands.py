@@ -1,6 +1,7 @@
-"""`msvae compare`: vae, single and msvae trained at one budget over several seeds, each at
-the learning rate chosen on validation, scored on the held-out test pieces with bootstrap
-intervals over them, with deltas in the paper's units."""
+"""`msvae compare`: vae, single and msvae (and variants such as single+remixes, see
+msvae.compare.variants) trained at one budget over several seeds, each at the learning rate
+chosen on validation, scored on the held-out test pieces with bootstrap intervals over
+them, with deltas in the paper's units and each model's size and training speed."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ def _compare(args, cfg) -> int:
         print()
         print(table.markdown(result["models"], result["deltas"], result["ours"],
                              result["floors"]))
+        print()
+        print(table.size_markdown(result["sizes"]))
         print("\nlearning rates chosen on validation: " + ", ".join(
             f"{kind} {record['chosen']:g}" for kind, record in result["lr"]["models"].items()))
         print(f"\nreport: {result['report_uri']} ({result['seconds']:.0f} s)")

@@ -16,7 +16,7 @@ from msvae.config import Config
 from msvae.console import to_json
 from msvae.evaluate.plots import curves, mel_grid, pyplot, save
 
-COLOURS = ["tab:gray", "tab:blue", "tab:red", "tab:pink"]
+COLOURS = ["tab:gray", "tab:blue", "tab:green", "tab:red", "tab:pink"]
 GIVEN_STEMS = "given the stems"  # the name suffix of a model's row scored with its stems
 PANELS_PER_ROW = 5
 FLOOR_STYLES = ["--", ":"]  # time mean, PCA
@@ -107,6 +107,9 @@ def report_markdown(result: dict) -> str:
         table.markdown(result["models"], result["deltas"], result["ours"], result["floors"]),
         "", "A model below the PCA floor has not learned the music; the time-mean floor "
         "repeats each window's average spectrum (temporal fidelity 0).", "",
+        "Each model's size and training speed (windows per second over all workers, from "
+        "its runs' `windows_per_s`; mean ± std over seeds):", "",
+        table.size_markdown(result["sizes"]), "",
         _paper_lines(result), "",
         "![indicators](indicators.png)", "", "![mels](mels.png)", "",
         "![curves](curves.png)", ""])

@@ -6,6 +6,7 @@ are the training runs)."""
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from msvae.compare import table
 from msvae.compare.bootstrap import LEVEL, RESAMPLES
 from msvae.compare.lr_grid import choose_lr, grid, run_count
 from msvae.compare.report import GIVEN_STEMS, write_report
+from msvae.compare.variants import configured, label, slug
 from msvae.config import Config, override
 from msvae.evaluate.reference import FRECHET_WINDOWS
 from msvae.evaluate.score import EVAL_BATCH, WindowScores, score_windows, summary
@@ -54,50 +56,61 @@ def _test_set(cfg: Config) -> TestSet:
                    np.array([r["piece"] for r in rows]))
 
 
-def _train(cfg: Config, kind: str, seed: int, lr: float, name: str, parent: str, log):
-    """One training run -> (its config, TrainResult)."""
+def _train(cfg: Config, entry: str, seed: int, lr: float, name: str, parent: str, log):
+    """One training run of a compare.models entry -> (its config, TrainResult)."""
     from msvae.train.launch import train
 
-    log(f"{kind}, seed {seed}, lr {lr:g}: {cfg.train.steps} steps")
-    variant = override(cfg, {"model.kind": kind, "train.seed": seed, "train.lr": lr})
-    return variant, train(variant, run_name=f"{name}-{kind}-s{seed}-lr{lr:g}",
+    log(f"{label(entry)}, seed {seed}, lr {lr:g}: {cfg.train.steps} steps")
+    variant = override(configured(cfg, entry), {"train.seed": seed, "train.lr": lr})
+    return variant, train(variant, run_name=f"{name}-{slug(entry)}-s{seed}-lr{lr:g}",
                           parent_run_id=parent)
 
 
-def _train_model(cfg: Config, kind: str, name: str, parent: str, log) -> tuple[dict, dict]:
+def _train_model(cfg: Config, entry: str, name: str, parent: str, log) -> tuple[dict, dict]:
     """One model's runs: the first seed at every grid rate, the others at the chosen one
     -> ({seed: (config, TrainResult)}, {"chosen": lr, "runs": [the grid runs' scores]})."""
     first = cfg.compare.seeds[0]
-    tried = {lr: _train(cfg, kind, first, lr, name, parent, log) for lr in grid(cfg)}
+    tried = {lr: _train(cfg, entry, first, lr, name, parent, log) for lr in grid(cfg)}
     scores = {lr: result.metrics.get(SCORE_METRIC) for lr, (_, result) in tried.items()}
     chosen = choose_lr(scores)
     trained = {first: tried[chosen]}
-    trained.update({seed: _train(cfg, kind, seed, chosen, name, parent, log)
+    trained.update({seed: _train(cfg, entry, seed, chosen, name, parent, log)
                     for seed in cfg.compare.seeds[1:]})
     return trained, {"chosen": chosen, "runs": [
         {"lr": lr, "run": result.run_name, "valid_score": scores[lr]}
         for lr, (_, result) in tried.items()]}
 
 
-def _score(variant: Config, result, test: TestSet, reference) -> tuple[dict, dict]:
-    """A trained run on the test windows -> ({row name: WindowScores}, figure material).
+def _score(row: str, variant: Config, result, test: TestSet,
+           reference) -> tuple[dict, dict]:
+    """A trained run on the test windows -> ({row name: WindowScores}, figure material and
+    the model's size and training speed).
 
-    The row named by the model kind is scored from the mix alone; a model that reads the
-    stems gets a second row, "<kind> given the stems", scored with every source it has."""
+    The row named `row` (the model's label) is scored from the mix alone; a model that
+    reads the stems gets a second row, "<row> given the stems", scored with every source
+    it has."""
+    from msvae.evaluate.floors import latents_per_frame
+    from msvae.model import count_parameters
     from msvae.train.finish import load_checkpoint_model
 
-    kind = variant.model.kind
     model = load_checkpoint_model(variant, result.checkpoint)
-    rows = {kind: score_windows(model, test.batches(variant, True), variant, reference)}
+    rows = {row: score_windows(model, test.batches(variant, True), variant, reference)}
     if len(model.in_slots) > 1:
-        rows[f"{kind} {GIVEN_STEMS}"] = score_windows(model, test.batches(variant, False),
-                                                      variant, reference)
+        rows[f"{row} {GIVEN_STEMS}"] = score_windows(model, test.batches(variant, False),
+                                                     variant, reference)
+    x = torch.as_tensor(test.x[:1])
     with torch.no_grad():
-        mel = model(torch.as_tensor(test.x[:1]), torch.as_tensor(test.mask[:1])).recon[0]
+        mel = model(x, torch.as_tensor(test.mask[:1])).recon[0]
     client = MlflowClient()
-    history = {f"{kind} {key}": [(m.step, m.value) for m in client.get_metric_history(
-        result.mlflow_run_id, key)] for key in ("train/loss", "train/kl", SCORE_METRIC)}
-    return rows, {"mel": mel.numpy(), "history": history}
+    history = {f"{row} {key}": [(m.step, m.value) for m in client.get_metric_history(
+        result.mlflow_run_id, key)] for key in ("train/loss", "train/kl", SCORE_METRIC,
+                                                "windows_per_s")}
+    speed = sorted(history.pop(f"{row} windows_per_s"))  # rank 0's, since its first batch
+    everything = torch.ones(x.shape[:2], dtype=torch.bool)
+    size = {"parameters": count_parameters(model),
+            "latents_per_frame": latents_per_frame(model, x, everything),
+            "windows_per_s": speed[-1][1] * variant.train.workers if speed else math.nan}
+    return rows, {"mel": mel.numpy(), "history": history, "size": size}
 
 
 def _floors(cfg: Config, test: TestSet) -> dict:
@@ -111,7 +124,7 @@ def _floors(cfg: Config, test: TestSet) -> dict:
     mix = cfg.data.sources.index("mix")
     present = test.mask[:, mix]
     test_mix = torch.as_tensor(test.x[present, mix])
-    ours = build_model(override(cfg, {"model.kind": cfg.compare.models[-1]}))
+    ours = build_model(configured(cfg, cfg.compare.models[-1]))
     pca = pca_floor(ours, split_mixes(cfg, cfg.train.dataset, "train", PCA_FIT_WINDOWS))
     per_window = fitted_floor_windows(test_mix, pca)
     return table.floor_stats({name: {key: v.numpy() for key, v in row.items()}
@@ -139,17 +152,18 @@ def _run_all(cfg: Config, name: str, parent: str, test: TestSet, reference, log)
         log(f"[{next(numbers)}/{total}] {text}")
 
     out = {"runs": [], "scored": {}, "lr": {}, "mels": {"reference": test.x[0]}, "histories": {},
-           "valid": {kind: [] for kind in cfg.compare.models}}
-    for kind in cfg.compare.models:
-        trained, out["lr"][kind] = _train_model(cfg, kind, name, parent, counted)
+           "valid": {label(entry): [] for entry in cfg.compare.models}}
+    for entry in cfg.compare.models:
+        kind = label(entry)
+        trained, out["lr"][kind] = _train_model(cfg, entry, name, parent, counted)
         for seed, (variant, result) in trained.items():
-            rows, extra = _score(variant, result, test, reference)
+            rows, extra = _score(kind, variant, result, test, reference)
             for row, scores in rows.items():
                 out["scored"][(row, seed)] = scores
                 out["runs"].append({"model": row, "seed": seed, "lr": variant.train.lr,
                                     "run": result.run_name,
                                     "train_seconds": round(result.seconds, 1),
-                                    **summary(scores)})
+                                    **extra["size"], **summary(scores)})
                 log(f"    {row}, seed {seed}: " + ", ".join(
                     f"{k} {out['runs'][-1][k]:.3f}" for k in table.INDICATORS))
             out["valid"][kind].append(extra["history"].pop(f"{kind} {SCORE_METRIC}"))
@@ -179,7 +193,7 @@ def run_compare(cfg: Config, name: str, log=print) -> dict:
     started = time.perf_counter()
     with lifecycle(parent):
         done = _run_all(cfg, name, parent, test, training_reference(cfg, t.dataset), log)
-        ours = c.models[-1]
+        ours, models = label(c.models[-1]), [label(entry) for entry in c.models]
         result = {"name": name, "ours": ours, "dataset": t.dataset,
                   "budget": {"steps": t.steps, "batch_size": t.batch_size, "workers": t.workers,
                              "seeds": c.seeds, "eval_split": "test",
@@ -189,7 +203,8 @@ def run_compare(cfg: Config, name: str, log=print) -> dict:
                          "models": done["lr"]},
                   "intervals": {"level": LEVEL, "resamples": RESAMPLES,
                                 "pieces": len(set(test.piece)), "samples": FRECHET_WINDOWS},
-                  **_tables(done["runs"], done["scored"], test, ours, c.models),
+                  **_tables(done["runs"], done["scored"], test, ours, models),
+                  "sizes": table.sizes(done["runs"], models),
                   "floors": _floors(cfg, test), "paper": PAPER, "runs": done["runs"],
                   "validation": {"metric": SCORE_METRIC,
                                  "curves": table.validation_curves(done["valid"])},

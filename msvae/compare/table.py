@@ -72,6 +72,29 @@ def deltas(runs: list[dict], ours: str, keys=HEADLINE, units: dict | None = None
     return out
 
 
+def sizes(runs: list[dict], models: list[str]) -> dict:
+    """Each trained model's size and speed from its runs ({"model", "seed", "parameters",
+    "latents_per_frame", "windows_per_s"}): {model: {"parameters", "latents_per_frame" (the
+    same every seed), "windows_per_s": {mean, std, values} over seeds}}."""
+    out = {}
+    for m in models:
+        mine = sorted((r for r in runs if r["model"] == m), key=lambda r: r["seed"])
+        out[m] = {"parameters": mine[0]["parameters"],
+                  "latents_per_frame": mine[0]["latents_per_frame"],
+                  "windows_per_s": _spread([r["windows_per_s"] for r in mine])}
+    return out
+
+
+def size_markdown(sizes: dict) -> str:
+    """Parameters, latent numbers per frame (the PCA floor's budget) and training speed of
+    each model (windows/s over all workers, mean ± std over seeds), one row each."""
+    lines = ["| model | parameters | latent numbers per frame | training windows/s |",
+             "|---|---|---|---|"]
+    lines += [f"| {m} | {s['parameters']:,} | {s['latents_per_frame']} | "
+              f"{cell(s['windows_per_s'], 1)} |" for m, s in sizes.items()]
+    return "\n".join(lines)
+
+
 def floor_stats(per_window: dict[str, dict[str, np.ndarray]], groups: np.ndarray) -> dict:
     """The floors' per-window values {name: {key: [n]}} -> {name: {key: {mean, low,
     high}}}: the window mean and its interval over the pieces `groups` [n]."""

@@ -2,6 +2,7 @@
 intervals over pieces, and the learning rate chosen on validation."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -9,7 +10,8 @@ import pytest
 from msvae.compare import table
 from msvae.compare.bootstrap import interval, seed_interval
 from msvae.compare.lr_grid import choose_lr, grid, run_count
-from msvae.config import load
+from msvae.compare.variants import configured, label, slug
+from msvae.config import ConfigError, load
 
 RUNS = [
     {"model": "vae", "seed": 0, "recon_error_db": -2.0, "similarity_pct": 50.0},
@@ -139,6 +141,8 @@ def test_report_says_what_the_intervals_are(tmp_path):
                    {"lr": 1e-3, "run": "t-vae-s0-lr0.001", "valid_score": 0.1},
                    {"lr": 3e-3, "run": "t-vae-s0-lr0.003", "valid_score": 0.2}]}}},
         "paper": {"vs_vae": {"recon_error_db": -23.0, "similarity_pct": 18.0}},
+        "sizes": table.sizes([{"model": "vae", "seed": 0, "parameters": 51234,
+                               "latents_per_frame": 4, "windows_per_s": 80.0}], ["vae"]),
         "validation": {"metric": "valid/temporal_fidelity", "curves": table.validation_curves(
             {"vae": [[(1, 0.1), (2, 0.15)]], "msvae": [[(1, 0.3), (2, 0.31)]]})}}
     text = report_markdown(result)
@@ -146,6 +150,7 @@ def test_report_says_what_the_intervals_are(tmp_path):
     assert "| vae | 0.003 (chosen) | 0.200 | t-vae-s0-lr0.003 |" in text
     assert "| vae | 0.001 | 0.100 | t-vae-s0-lr0.001 |" in text
     assert "| msvae | 0.300 | 0.310 | +0.010 |" in text  # the validation curve's last rise
+    assert "| vae | 51,234 | 4 | 80.0 ± 0.0 |" in text  # size, latent budget, speed
     paper = next(line for line in text.splitlines() if line.startswith("| vae | -23 |"))
     assert "| -5.50 ± 0.71 [" in paper and "| +18 | 8.50 ± 3.54 |" in paper
     assert bar_chart(models, tmp_path / "bars.png").stat().st_size > 0
@@ -175,3 +180,40 @@ def test_validation_curves_average_seeds_and_measure_the_last_rise():
     assert curves["msvae"]["mean"] == pytest.approx([0.3, 0.5, 0.62])
     assert curves["msvae"]["last_gain"] == pytest.approx(0.12)
     assert math.isnan(curves["vae"]["last_gain"])  # one point: no interval to rise over
+
+
+def test_a_remixes_variant_is_its_kind_trained_on_remixed_mixes():
+    cfg = load(overrides=["compare.models=[vae, single, single+remixes, msvae]",
+                          "compare.remix_share=0.3", "train.remix_share=0.2"])
+    assert [label(e) for e in cfg.compare.models] == ["vae", "single", "single + remixes",
+                                                      "msvae"]
+    remixed, plain = configured(cfg, "single+remixes"), configured(cfg, "single")
+    assert (remixed.model.kind, remixed.train.remix_share) == ("single", 0.3)
+    assert (plain.model.kind, plain.train.remix_share) == ("single", 0.0)  # never remixed
+    assert slug("single+remixes") == "single-remixes" and run_count(cfg) == 4 * 3
+    for bad in ("single+remix", "remixes"):
+        with pytest.raises(ConfigError, match=rf"^compare.models: unknown model '{re.escape(bad)}' "
+                           r"\(expected KIND or KIND\+remixes, KIND one of vae, single, "
+                           r"msvae\)$"):
+            load(overrides=[f"compare.models=[{bad}]"])
+
+
+def test_sizes_and_the_remixes_line_beside_single_and_msvae():
+    runs = [{**{k: 1.0 for k in table.INDICATORS}, "model": model, "seed": seed,
+             "recon_error_db": error, "parameters": size, "latents_per_frame": 3,
+             "windows_per_s": speed}
+            for model, size in (("single", 1000), ("single + remixes", 1000),
+                                ("msvae", 1100), ("msvae given the stems", 1100))
+            for seed, error, speed in ((1, -6.0, 110.0), (0, -5.0, 90.0))]
+    sizes = table.sizes(runs, ["single", "single + remixes", "msvae"])
+    assert list(sizes) == ["single", "single + remixes", "msvae"]  # the stems row: no model
+    assert sizes["msvae"]["windows_per_s"]["values"] == [90.0, 110.0]  # ordered by seed
+    lines = table.size_markdown(sizes).splitlines()
+    assert lines[0] == ("| model | parameters | latent numbers per frame | training "
+                        "windows/s |")
+    assert "| single + remixes | 1,000 | 3 | 100.0 ± 14.1 |" in lines
+    text = table.markdown(table.aggregate(runs), table.deltas(
+        [r for r in runs if r["model"] in sizes], "msvae"), "msvae")
+    rows = [line.split(" | ")[0] for line in text.splitlines()]
+    assert rows[2:6] == ["| single", "| single + remixes", "| msvae", "| msvae given the stems"]
+    assert rows[-2:] == ["| single", "| single + remixes"]  # msvae minus each
