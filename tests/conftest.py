@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -19,11 +20,18 @@ PORTABLE: dict = {}  # the fresh virtual environment built in the background, se
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """When the portable-model test is selected, start building its fresh virtual
+    """Keep only this process's part of the suite when tests/suite.sh names one
+    (MSVAE_SUITE_PART: "serial" or "others"). When the portable-model test is selected,
+    start building its fresh virtual
     environment now, in the background, from the pins every registered model carries
     (msvae.tracking.registry.pinned_requirements): pip unpacks about 3 GB of wheels, which
     would otherwise hold the suite for two minutes. The test checks that the model's own
     requirements.txt lists exactly these pins."""
+    part = os.environ.get("MSVAE_SUITE_PART")
+    if part:
+        mine = [(i.get_closest_marker("serial") is not None) == (part == "serial") for i in items]
+        config.hook.pytest_deselected(items=[i for i, m in zip(items, mine) if not m])
+        items[:] = [i for i, m in zip(items, mine) if m]
     if not any("test_portable_model" in item.nodeid for item in items):
         return
     from msvae.tracking.registry import pinned_requirements

@@ -3,14 +3,15 @@
 # (they start Ray, or share the session's smoke corpus and model) one at a time in one
 # process, since several Ray instances on one machine break Ray Train's own state queries;
 # every other test (unit tests, services, corpus builds) in the other.
-# Usage: tests/suite.sh PYTHON [pytest args]; the second process's report prints last.
+# Usage: tests/suite.sh PYTHON [pytest args, -m included]; the second process's report
+# prints last. The part each process runs is chosen in tests/conftest.py.
 set -uo pipefail
 python=$1; shift
 others_log=$(mktemp)
 trap 'rm -f "$others_log"' EXIT
-"$python" -m pytest -m "not serial" "$@" >"$others_log" 2>&1 &
+MSVAE_SUITE_PART=others "$python" -m pytest "$@" >"$others_log" 2>&1 &
 others=$!
-"$python" -m pytest -m serial "$@"
+MSVAE_SUITE_PART=serial "$python" -m pytest "$@"
 rc=$?
 wait "$others"
 others_rc=$?
