@@ -1,8 +1,8 @@
 """`msvae serve`: a registered model behind MLflow's scoring server (POST /invocations).
 
 The request is MLflow's tensor input, `{"inputs": {"x": [...], "mask": [...]}}` with the
-shapes of the model's signature, and optionally `"params": {"seed": N}`; the answer is
-`{"predictions": {"audio": [windows][sources][samples], "sample_rate": Hz}}`.
+shapes of the model's signature, and optionally `"params": {"seed": N, "mode": ...}`; the
+answer is `{"predictions": {"audio": [windows][sources][samples], "sample_rate": Hz}}`.
 """
 
 from __future__ import annotations
