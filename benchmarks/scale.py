@@ -27,7 +27,7 @@ reads them back, and samples the server's RSS: its memory per stored byte.
     flock /tmp/msvae-ray.lock python benchmarks/scale.py [--pieces 32,128,512] [--steps 100]
         [--seconds 20] [--object-store-mb 512] [--topologies one_node,two_nodes]
         [--embedded-s3] [--storage-endpoint URL] [--work /tmp/msvae-scale]
-        [--set train.ingest_cpus=0.5] [--json PATH]
+        [--set train.shuffle_windows=256] [--json PATH]
 """
 
 from __future__ import annotations
@@ -443,7 +443,7 @@ def main() -> None:
     parser.add_argument("--reuse-prepared", action="store_true",
                         help="reuse shards (and their ingest figures) from an earlier run")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="config override for every run, e.g. train.ingest_cpus=0.5")
+                        help="config override for every run, e.g. train.shuffle_windows=256")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

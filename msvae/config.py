@@ -164,10 +164,6 @@ class TrainConfig:
     shuffle_windows: int = _f(512, min=1, max=10_000_000,
                               doc="each worker's local shuffle buffer, windows (about 130 KB "
                               "each at 4 sources x 64 mels x 128 frames)")
-    ingest_cpus: float | None = _f(None, min=0.01, max=65536.0,
-                                   doc="CPUs the training split's reads hold at once (a Ray Data "
-                                   "limit); None: all the workers leave. Where the workers' "
-                                   "threads fill the cores, a cap keeps read-ahead off them")
     cache_split: str = _f("auto", choices=["auto", "memory", "stream"],
                           doc="after the first epoch, serve each worker's splits from memory: "
                           "auto when they fit in 1 GiB per worker, memory always, stream never")

@@ -23,21 +23,6 @@ def training_inputs(cfg: Config, uri: str | None = None) -> tuple[Config, dict]:
     return cfg, datasets_for(cfg, uri)
 
 
-def ingest_config(cfg: Config):
-    """Ray Train's DataConfig: the train split shared out among the workers, its reads
-    held to train.ingest_cpus CPUs when set (Ray Data otherwise reads ahead on every CPU
-    the workers leave: on 2 cores, 72 % of the steps' speed at 512 pieces, 97 % capped at
-    0.5; benchmarks/scale.py)."""
-    from ray.data import ExecutionOptions, ExecutionResources
-    from ray.train import DataConfig
-
-    if cfg.train.ingest_cpus is None:
-        return DataConfig(datasets_to_split=["train"])
-    limits = ExecutionResources.for_limits(cpu=cfg.train.ingest_cpus)
-    return DataConfig(datasets_to_split=["train"],
-                      execution_options={"train": ExecutionOptions(resource_limits=limits)})
-
-
 def datasets_for(cfg: Config, uri: str) -> dict:
     """{"train": ..., "valid": ...} from a manifest (streamed in manifest order) or prepared
     shards (train files in a new seeded random order every epoch)."""

@@ -16,7 +16,7 @@ import secrets
 import time
 
 import ray
-from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+from ray.train import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from msvae import storage
@@ -27,7 +27,7 @@ from msvae.services.state import state_dir
 from msvae.tracking.connect import connect
 from msvae.tracking.registry import SCORE_METRIC
 from msvae.tracking.runs import announce, config_yaml, lifecycle, open_run, public_params
-from msvae.train.datasets import ingest_config, training_inputs
+from msvae.train.datasets import training_inputs
 from msvae.train.loop import STOP_TAG, train_loop_per_worker
 from msvae.train.progress import TrainingProgress
 
@@ -103,7 +103,7 @@ def make_trainer(cfg: Config, run_name: str, mlflow_run_id: str, datasets: dict,
         scaling_config=ScalingConfig(num_workers=cfg.train.workers, use_gpu=cfg.train.use_gpu,
                                      resources_per_worker=resources),
         datasets=datasets,
-        dataset_config=ingest_config(cfg),
+        dataset_config=DataConfig(datasets_to_split=["train"]),
         run_config=RunConfig(
             name=run_name, storage_path=path, storage_filesystem=fs,
             failure_config=FailureConfig(max_failures=cfg.train.max_failures),

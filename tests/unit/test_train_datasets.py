@@ -51,11 +51,3 @@ def test_an_explicit_setting_is_kept(tmp_path, setting):
 def test_a_manifest_stays_auto():
     assert datasets.with_cache_decided(CFG, "s3://msvae/corpus/manifest.csv"
                                        ).train.cache_split == "auto"
-
-
-def test_the_train_splits_reads_are_held_to_ingest_cpus_when_set():
-    capped = datasets.ingest_config(load(overrides=["train.ingest_cpus=0.5"]))
-    limits = capped._user_execution_options["train"].resource_limits
-    assert limits.cpu == 0.5 and limits.object_store_memory == float("inf")
-    assert capped._datasets_to_split == ["train"]
-    assert datasets.ingest_config(CFG)._user_execution_options is None  # Ray Data's defaults
