@@ -6,6 +6,8 @@ the demo's global batch (train.batch_size x train.workers) for train.steps steps
 scores the validation windows' mix slot against the time-mean and frame-PCA floors:
 
   tf_recon_<who>: temporal fidelity of the reconstruction (model, time_mean, pca)
+  tf_mixonly_model, recon_db_mixonly_model: the same given only the mix (stems hidden),
+    the headline case (single and vae read only the mix: equal to the recon figures)
   tf_fill_model:  temporal fidelity of the mix generated from the stems alone
   recon_db_<who>: reconstruction error, dB; fill_db_model: the same for the fill-in
   ratio_tf_model_vs_pca: the model's temporal fidelity over the PCA floor's
@@ -27,6 +29,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -63,16 +66,26 @@ def vocoded(cfg: Config, model, x, mask) -> dict[str, float]:
             "tf_vocoded_fill_model": fidelity(fill[:, mix], x[both, mix])}
 
 
+def batches(x: np.ndarray, mask: np.ndarray) -> list[dict]:
+    """Windows in EVAL_BATCH batches, as msvae.evaluate.score reads them."""
+    return [{"x": x[i:i + EVAL_BATCH], "mask": mask[i:i + EVAL_BATCH]}
+            for i in range(0, len(x), EVAL_BATCH)]
+
+
 def score(cfg: Config, model, data: dict) -> dict[str, float]:
     """Mix-slot indicators of the model (msvae.evaluate.score) and of its floors on the
-    validation windows."""
+    validation windows: every source given, and only the mix (windows that have it)."""
     mix = cfg.data.sources.index("mix")
     x, mask = data["valid"]
     torch.manual_seed(0)
-    got = evaluate(model, [{"x": x[i:i + EVAL_BATCH], "mask": mask[i:i + EVAL_BATCH]}
-                           for i in range(0, len(x), EVAL_BATCH)], cfg)
+    got = evaluate(model, batches(x, mask), cfg)
+    has = mask[:, mix]
+    torch.manual_seed(0)
+    alone = evaluate(model, batches(x[has], mask[has] & (np.arange(mask.shape[1]) == mix)), cfg)
     k = latents_per_frame(model, torch.from_numpy(x[:1]), torch.from_numpy(mask[:1]))
     out = {"valid_windows": got["windows"], "pca_components": k,
+           "tf_mixonly_model": alone["temporal_fidelity"],
+           "recon_db_mixonly_model": alone["recon_error_db"],
            "tf_recon_model": got["temporal_fidelity"], "recon_db_model": got["recon_error_db"],
            "tf_fill_model": got["fill/temporal_fidelity"],
            "fill_db_model": got["fill/recon_error_db"]}
