@@ -8,6 +8,7 @@ floored at FLOOR_DB.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import torch
@@ -52,3 +53,10 @@ def log_mel(wave: torch.Tensor, cfg: DataConfig) -> torch.Tensor:
 def db_to_power(db: torch.Tensor) -> torch.Tensor:
     """dB -> linear power."""
     return torch.pow(10.0, db / 10.0)
+
+
+def power_sum_db(db: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """dB -> dB of the power summed along `dim` (uncorrelated sources add in power),
+    10 log10 sum 10^(dB/10), as a logsumexp: stable at any level, -inf entries add nothing."""
+    per_db = math.log(10) / 10  # natural-log units of power per dB
+    return torch.logsumexp(db * per_db, dim=dim) / per_db

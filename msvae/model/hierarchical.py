@@ -16,12 +16,11 @@ sum, so at the start the mix is exactly that sum and the stems' heads learn from
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from msvae.config import Config
+from msvae.data.features import power_sum_db
 from msvae.model.base import AudioVAE, to_db, to_units
 from msvae.model.blocks import ResBlock, TemporalAttention, down, full_precision, up
 from msvae.model.encoder import SourceEncoder
@@ -89,8 +88,6 @@ class LadderVAE(AudioVAE):
     def _mix_from_stems(self, y):
         """y [B, S_out, M, T] units with the mix slot replaced by the stems' power sum,
         10 log10(sum 10^(dB/10)), plus mix_gate times the mix head's own output."""
-        per_db = math.log(10) / 10  # natural-log units of power per dB
         stems = torch.cat([y[:, :self.mix_out], y[:, self.mix_out + 1:]], dim=1)
-        mix_db = torch.logsumexp(to_db(stems) * per_db, dim=1) / per_db
-        mix = to_units(mix_db) + self.mix_gate * y[:, self.mix_out]
+        mix = to_units(power_sum_db(to_db(stems))) + self.mix_gate * y[:, self.mix_out]
         return torch.cat([y[:, :self.mix_out], mix[:, None], y[:, self.mix_out + 1:]], dim=1)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from msvae.data.features import FLOOR_DB, db_to_power
+from msvae.data import features
+from msvae.data.features import FLOOR_DB
 
 
 def remix_generator(seed: int, step: int, rank: int, device: torch.device) -> torch.Generator:
@@ -23,8 +24,8 @@ def remix_generator(seed: int, step: int, rank: int, device: torch.device) -> to
 def power_sum_db(db: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
     """[B, S, M, T] dB and [B, S] presence -> [B, M, T] dB of the present slots' summed
     power (sources add in power when uncorrelated), floored at FLOOR_DB."""
-    power = torch.where(present[..., None, None], db_to_power(db.float()), 0.0).sum(dim=1)
-    return 10.0 * torch.log10(power.clamp_min(10 ** (FLOOR_DB / 10)))
+    given = torch.where(present[..., None, None], db.float(), -torch.inf)
+    return features.power_sum_db(given, dim=1).clamp_min(FLOOR_DB)
 
 
 def remix(batch: dict, share: float, gain_db: float, mix: int,
