@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from msvae.config import load
 from msvae.services import embedded
@@ -32,6 +34,10 @@ def pytest_collection_modifyitems(session, config, items):
         mine = [(i.get_closest_marker("serial") is not None) == (part == "serial") for i in items]
         config.hook.pytest_deselected(items=[i for i, m in zip(items, mine) if not m])
         items[:] = [i for i, m in zip(items, mine) if m]
+    # tests with a Ray of their own last: the shared head is stopped once, and they run
+    # after the other process of tests/suite.sh has finished (a two-node cluster sharing the
+    # 2 CPUs with it took 166 s instead of 65)
+    items.sort(key=lambda item: item.get_closest_marker("own_ray") is not None)
     if not any("test_portable_model" in item.nodeid for item in items):
         return
     from msvae.tracking.registry import pinned_requirements
@@ -63,6 +69,83 @@ def portable_venv() -> tuple[Path, list[str]]:
     return PORTABLE["python"], PORTABLE["pins"].read_text().split()
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RayHead:
+    """A real `ray start --head --block` on loopback with 2 CPUs, in a process group of its
+    own (stopped all at once: `ray start --block` takes ~30 s to stop on SIGTERM)."""
+
+    def __init__(self, env: dict, log: Path):
+        self.port, dashboard = free_port(), free_port()
+        self.dashboard = f"http://127.0.0.1:{dashboard}"
+        self.temp = tempfile.mkdtemp(prefix="rh", dir="/tmp")  # Ray's socket paths stay short
+        self.proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block",
+             f"--port={self.port}", "--num-cpus=2", "--dashboard-host=127.0.0.1",
+             f"--dashboard-port={dashboard}", f"--temp-dir={self.temp}"],
+            env=env, start_new_session=True, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.dashboard}/api/version", timeout=2).ok:
+                    return
+            except requests.RequestException:
+                time.sleep(1)
+        self.stop()
+        pytest.fail(f"ray head did not start within 120 s: {log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        shutil.rmtree(self.temp, ignore_errors=True)
+
+
+class SharedHead:
+    """One Ray head for the session's Ray tests, joined through RAY_ADDRESS by every
+    `ray.init` of this process and of the msvae commands it starts: a local start costs
+    ~5 s (0.7 s to join), and the suite starts Ray about 20 times."""
+
+    def __init__(self, log: Path):
+        self.log, self.head = log, None
+
+    def start(self) -> None:
+        if self.head is None:
+            self.head = RayHead(dict(os.environ, RAY_AUTH_MODE="disabled"), self.log)
+            os.environ["RAY_ADDRESS"] = f"127.0.0.1:{self.head.port}"
+
+    def stop(self) -> None:
+        if self.head is not None:
+            import ray
+
+            ray.shutdown()
+            del os.environ["RAY_ADDRESS"]
+            self.head.stop()
+            self.head = None
+
+
+@pytest.fixture(scope="session")
+def shared_head(tmp_path_factory):
+    head = SharedHead(tmp_path_factory.mktemp("ray") / "head.log")
+    yield head
+    head.stop()
+
+
+@pytest.fixture(autouse=True)
+def _ray_of_the_test(request, shared_head):
+    """Serial tests join the shared head; tests marked `own_ray` (a local instance, a
+    simulated cluster, `ray start`) run with none: Ray Train's state queries fail when
+    two Ray instances run on one machine."""
+    if request.node.get_closest_marker("own_ray"):
+        shared_head.stop()
+    elif request.node.get_closest_marker("serial"):
+        shared_head.start()
+    yield
+
+
 @pytest.fixture(scope="session")
 def services(tmp_path_factory):
     """Config pointing at a real S3 server and MLflow server, started once per session."""
@@ -83,7 +166,7 @@ def smoke_manifest(services):
 
 
 @pytest.fixture(scope="session")
-def smoke_prepared(services, smoke_manifest):
+def smoke_prepared(services, smoke_manifest, shared_head):
     """The smoke corpus prepared into Parquet shards once (the demo's path), for runs that
     do not test streaming from a manifest: they read shards instead of decoding again."""
     import ray
@@ -92,6 +175,7 @@ def smoke_prepared(services, smoke_manifest):
     from msvae.ray_start import init_ray
 
     cfg = load("configs/smoke.yaml", [f"services.state_dir={services.services.state_dir}"])
+    shared_head.start()
     init_ray()
     try:
         return prepared_for(cfg, smoke_manifest)[0]
@@ -100,7 +184,7 @@ def smoke_prepared(services, smoke_manifest):
 
 
 @pytest.fixture(scope="session")
-def smoke_model(services, smoke_prepared):
+def smoke_model(services, smoke_prepared, shared_head):
     """configs/smoke.yaml trained on 2 workers and registered as `smoke@champion`:
     (TrainResult, Registered, two validation rows taken before Ray is shut down). 20 steps
     leave validation temporal fidelity about 0 (the time-mean floor's), so the champion
@@ -114,6 +198,7 @@ def smoke_model(services, smoke_prepared):
                                       f"train.dataset={smoke_prepared}", "train.workers=2",
                                       "tracking.model_name=smoke",
                                       "tracking.champion_min_score=-1"])
+    shared_head.start()
     try:
         result = train(cfg, run_name="smoke-two-workers")
         return result, finish(result), result.valid.take_batch(2)
@@ -125,9 +210,7 @@ def smoke_model(services, smoke_prepared):
 def s3_endpoint():
     """moto's standalone S3 server on a free loopback port, configured as an explicit
     `storage.endpoint_url` (the path any MinIO or S3 endpoint takes); yields its URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
                              str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60

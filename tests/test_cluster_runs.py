@@ -4,18 +4,13 @@
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
 import ray
-import requests
+from conftest import RayHead
 from mlflow import MlflowClient
 from ray.cluster_utils import Cluster
 
@@ -24,14 +19,8 @@ from msvae.tracking.connect import connect
 from msvae.train.launch import train
 from msvae.train.loop import NODES_TAG
 
-pytestmark = [pytest.mark.slow, pytest.mark.serial]
+pytestmark = [pytest.mark.slow, pytest.mark.serial, pytest.mark.own_ray]
 VENV_BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_workers_spread_over_two_nodes(services, smoke_manifest):
@@ -58,34 +47,13 @@ def test_workers_spread_over_two_nodes(services, smoke_manifest):
 
 @pytest.fixture
 def ray_head(services, tmp_path):
-    """A real `ray start --head` on loopback (auth disabled), stopped by its process group."""
-    port, dashboard = _free_port(), _free_port()
-    temp = tempfile.mkdtemp(prefix="rh", dir="/tmp")  # Ray's socket paths must stay short
+    """A real `ray start --head` on loopback (auth disabled): (dashboard URL, its env)."""
     env = dict(os.environ, RAY_AUTH_MODE="disabled", HOME=str(tmp_path),
                MSVAE_STATE_DIR=str(Path(services.services.state_dir).resolve()),
                PATH=f"{VENV_BIN}:{os.environ['PATH']}")
-    head = subprocess.Popen(
-        [str(VENV_BIN / "ray"), "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
-         "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
-         f"--temp-dir={temp}"], env=env, start_new_session=True,
-        stdout=open(tmp_path / "head.log", "wb"), stderr=subprocess.STDOUT)
-    address = f"http://127.0.0.1:{dashboard}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{address}/api/version", timeout=2).ok:
-                break
-        except requests.RequestException:
-            time.sleep(1)
-    else:
-        os.killpg(head.pid, signal.SIGKILL)
-        pytest.fail("ray head did not start within 120 s: "
-                    + (tmp_path / "head.log").read_text()[-2000:])
-    yield address, env
-    # the whole test cluster at once: `ray start --block` takes ~30 s to stop on SIGTERM
-    os.killpg(head.pid, signal.SIGKILL)
-    head.wait(timeout=30)
-    shutil.rmtree(temp, ignore_errors=True)
+    head = RayHead(env, tmp_path / "head.log")
+    yield head.dashboard, env
+    head.stop()
 
 
 def test_ray_job_submit_trains_and_registers(services, smoke_prepared, ray_head):

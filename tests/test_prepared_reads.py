@@ -17,11 +17,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.serial]
 FILES, ROWS = 12, 6
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def ray_local():
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(log_to_driver=False)  # the suite's shared head (tests/conftest.py)
     yield
     ray.shutdown()
 

@@ -17,6 +17,7 @@ from mlflow import MlflowClient
 from msvae import storage
 from msvae.cli import main
 from msvae.config import dataset_model_name, load
+from msvae.ray_start import init_ray
 from msvae.tracking.connect import connect
 from msvae.tracking.registry import SCORE_METRIC
 from msvae.train.launch import train
@@ -27,6 +28,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 @pytest.fixture
 def local_ray():
+    init_ray()
     yield
     ray.shutdown()
 
@@ -172,7 +174,6 @@ def test_missing_dataset_is_one_line_and_a_failed_run(services, local_ray, capsy
 def test_non_finite_loss_stops_every_rank_with_one_line(services, local_ray):
     """Windows holding NaN (as if a bad file slipped through) stop training at step 0."""
     from msvae.data.features import window_frames
-    from msvae.ray_start import init_ray
     from msvae.train.launch import (
         TrainingError,
         _open_mlflow_run,
@@ -229,6 +230,7 @@ def _stepping_run(client: MlflowClient, run_name: str, proc) -> object:
     return None
 
 
+@pytest.mark.own_ray  # its own local Ray: the test checks that it stops
 def test_sigterm_and_a_scripts_sigint_end_the_run_killed_and_stop_its_ray_processes(
         services, smoke_prepared):
     """`kill <msvae pid>` mid-training, and `kill -INT` of a `msvae train &` started by a
