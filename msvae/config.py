@@ -134,6 +134,17 @@ class ModelConfig:
 
 
 @dataclass
+class PriorConfig:
+    """What prior samples come from (ladder models): the ladder's own top-down prior, or a
+    causal transformer over its latents trained beside it (msvae.model.latent_prior)."""
+
+    kind: str = _f("ladder", choices=["ladder", "transformer"])
+    width: int = _f(96, min=8, max=4096, doc="transformer width")
+    layers: int = _f(2, min=1, max=48)
+    temperature: float = _f(0.8, min=0.0, max=2.0, doc="sampling noise scale; 1: the model's")
+
+
+@dataclass
 class ObjectiveConfig:
     """The reshaped ELBO: beta schedule, free bits, KL balancing."""
 
@@ -246,6 +257,7 @@ class Config:
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    prior: PriorConfig = field(default_factory=PriorConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)

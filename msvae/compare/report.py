@@ -56,8 +56,8 @@ def bar_chart(models: dict, path: Path, floors: dict | None = None) -> Path:
             ax.axhline(value, color="black", linestyle=style, linewidth=1, label=label)
         if marks:
             ax.legend(fontsize=6)
-        label, unit, higher = table.INDICATORS[key]
-        ax.set_title(f"{label} {'↑' if higher else '↓'}", fontsize=9)
+        label, unit, better = table.INDICATORS[key]
+        ax.set_title(f"{label} {table.ARROWS[better]}", fontsize=9)
         ax.set_ylabel(unit, fontsize=8)
         ax.tick_params(labelsize=7, labelrotation=20)
     fig.tight_layout()

@@ -20,9 +20,10 @@ import statistics
 import numpy as np
 
 from msvae.compare.bootstrap import interval, seed_interval
-from msvae.evaluate.indicators import INDICATORS  # key -> (label, unit, higher is better)
+from msvae.evaluate.indicators import ARROWS, INDICATORS  # key -> (label, unit, better)
 
-HEADLINE = tuple(k for k in INDICATORS if not k.startswith("fill/"))  # the deltas' columns
+HEADLINE = tuple(k for k, (_, _, better) in INDICATORS.items()  # the deltas' columns
+                 if not k.startswith("fill/") and better in ("higher", "lower"))
 DELTA_UNITS = {"dB": "dB", "%": "pp", "": ""}
 NAN = (math.nan, math.nan)
 
@@ -125,9 +126,9 @@ def _head(first: str, keys, unit_of) -> list[str]:
     which way is better."""
     names = []
     for key in keys:
-        label, unit, higher = INDICATORS[key]
+        label, unit, better = INDICATORS[key]
         unit = unit_of(unit)
-        names.append(f"{label}{f' ({unit})' if unit else ''} {'↑' if higher else '↓'}")
+        names.append(f"{label}{f' ({unit})' if unit else ''} {ARROWS[better]}")
     return [f"| {first} | " + " | ".join(names) + " |", "|" + "---|" * (len(keys) + 1)]
 
 
@@ -157,7 +158,7 @@ def verdict(key: str, delta: dict) -> str:
         else math.copysign(1.0, delta["mean"]) if delta["mean"] else 0.0
     if not sign:
         return "no clear difference"
-    return "better" if (sign > 0) == INDICATORS[key][2] else "worse"
+    return "better" if (sign > 0) == (INDICATORS[key][2] == "higher") else "worse"
 
 
 def validation_curves(histories: dict[str, list[list[tuple[int, float]]]]) -> dict:

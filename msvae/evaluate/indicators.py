@@ -85,18 +85,48 @@ def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
     return float((mu_r - mu_f).pow(2).sum() + torch.trace(s_r) + torch.trace(s_f) - 2 * cross)
 
 
+def coherence(db: torch.Tensor) -> torch.Tensor:
+    """Temporal coherence per window: the lag-1 correlation of the log-mel's deviations from
+    its time mean, how much each frame resembles the next (held notes: near 1; a texture
+    redrawn every frame: near 0). [..., M, T] -> [...]."""
+    d = db.double() - db.double().mean(-1, keepdim=True)
+    return (d[..., 1:] * d[..., :-1]).sum((-2, -1)) / d.pow(2).sum((-2, -1)).clamp_min(1e-12)
+
+
+def motion_db(db: torch.Tensor) -> torch.Tensor:
+    """Motion per window, dB: the standard deviation over time of each mel band, averaged
+    over bands (a static spectrum: 0; real music here about 6). [..., M, T] -> [...]."""
+    return db.double().std(-1, correction=0).mean(-1)
+
+
+def level_db(db: torch.Tensor) -> torch.Tensor:
+    """Level per window, dB: 10 log10 of the mean mel power. [..., M, T] -> [...]."""
+    return 10 * torch.log10(torch.pow(10.0, db.double() / 10).mean((-2, -1)))
+
+
 WINDOW_INDICATORS = {  # output window against its reference, one value per window
     "recon_error_db": recon_error_db, "lsd_db": lsd_db,
     "recon_similarity_pct": recon_similarity_pct, "temporal_fidelity": temporal_fidelity}
+GENERATED_INDICATORS = {"coherence": coherence, "motion_db": motion_db}  # one generated window
 
-INDICATORS = {  # what every report shows, key -> (label, unit, higher is better)
-    "recon_error_db": ("reconstruction error", "dB", False),
-    "lsd_db": ("log-spectral distance", "dB", False),
-    "recon_similarity_pct": ("reconstruction similarity", "%", True),
-    "similarity_pct": ("similarity of generated audio", "%", True),
-    "temporal_fidelity": ("temporal fidelity", "", True),
-    "fill/temporal_fidelity": ("temporal fidelity from the stems", "", True),
-    "fill/similarity_pct": ("similarity from the stems", "%", True),
-    "frechet_distance": ("Fréchet distance", "", False),
-    "active_units": ("active units", "", True),
+INDICATORS = {  # what every report shows: key -> (label, unit, which way is better)
+    "recon_error_db": ("reconstruction error", "dB", "lower"),
+    "lsd_db": ("log-spectral distance", "dB", "lower"),
+    "recon_similarity_pct": ("reconstruction similarity", "%", "higher"),
+    "similarity_pct": ("similarity of generated audio", "%", "higher"),
+    "temporal_fidelity": ("temporal fidelity", "", "higher"),
+    "fill/temporal_fidelity": ("temporal fidelity from the stems", "", "higher"),
+    "fill/similarity_pct": ("similarity from the stems", "%", "higher"),
+    "fill/coherence": ("coherence of the mix from the stems", "", "near real"),
+    "fill/motion_db": ("motion of the mix from the stems", "dB", "near real"),
+    "fill/level_db": ("level of the mix from the stems minus the real mix's", "dB", "near 0"),
+    "frechet_distance": ("Fréchet distance", "", "lower"),
+    "sample/coherence": ("coherence of prior samples", "", "near real"),
+    "sample/motion_db": ("motion of prior samples", "dB", "near real"),
+    "active_units": ("active units", "", "higher"),
 }
+ARROWS = {"higher": "↑", "lower": "↓", "near real": "≈ real", "near 0": "≈ 0"}
+REAL = {  # generated-audio figures -> the same figure of the real held-out windows
+    "similarity_pct": "real/similarity_pct", "frechet_distance": "real/frechet_distance",
+    "sample/coherence": "real/coherence", "sample/motion_db": "real/motion_db",
+    "fill/coherence": "real/coherence", "fill/motion_db": "real/motion_db"}

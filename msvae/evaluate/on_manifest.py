@@ -13,6 +13,7 @@ not ingested twice (that was a third of the time on a model trained on the manif
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -29,6 +30,7 @@ from msvae.evaluate.score import (
     EVAL_BATCH,
     WINDOW_KEYS,
     WindowScores,
+    real_frechet,
     scatter_rows,
     score_windows,
     summary,
@@ -110,7 +112,11 @@ def score_pieces(model, blocks: Iterable[dict], cfg: Config, total: int,
     kept = _Kept()
     scores = score_windows(model, _batches(blocks, cfg, pca, kept, total), cfg, reference)
     splits, floors = _by_split(scores, kept)
-    return {**summary(scores), "fill_windows": splits["all"]["fill_windows"],
+    split = np.concatenate(kept.split) if kept.split else np.empty(0, dtype=str)
+    held_out = split != "train"  # the training windows are where the bank comes from
+    real = {"real/frechet_distance": real_frechet(reference.bank, scores.real, held_out)
+            if reference is not None and held_out.any() else math.nan}
+    return {**summary(scores), **real, "fill_windows": splits["all"]["fill_windows"],
             "splits": splits, "floors": floors,
             "pca_components": None if pca is None else int(pca.basis.shape[0]),
             "quarantined": merge(kept.reports)["quarantined"]}

@@ -7,10 +7,11 @@ from __future__ import annotations
 import math
 import textwrap
 
-from msvae.evaluate.indicators import INDICATORS
+from msvae.evaluate.indicators import INDICATORS, REAL
 
-WHOLE_MODEL = ("similarity_pct", "frechet_distance", "active_units")  # one figure per model
-FILL_KEYS = ("fill/temporal_fidelity", "fill/similarity_pct")  # over the fill-in windows
+WHOLE_MODEL = ("similarity_pct", "frechet_distance", "sample/coherence", "sample/motion_db",
+               "active_units")  # one figure per model
+FILL_KEYS = tuple(k for k in INDICATORS if k.startswith("fill/"))  # over the fill-in windows
 
 
 def _floor_label(name: str, components: int | None) -> str:
@@ -35,11 +36,16 @@ def rows(result: dict) -> list[list[str]]:
             *(_cell(per[s]["fill_windows"]) for s in splits)]]
     order = sorted(INDICATORS, key=lambda k: (k in WHOLE_MODEL, k in FILL_KEYS))
     for key in order:
-        label, unit, higher = INDICATORS[key]
+        label, unit, better = INDICATORS[key]
         cells = ([""] * (len(splits) - 1) + [_cell(result[key])] if key in WHOLE_MODEL
                  else [_cell(per[s][key]) for s in splits])
-        out.append([label + (" *" if key in FILL_KEYS else ""), unit or "none",
-                    "higher" if higher else "lower", *cells])
+        out.append([label + (" *" if key in FILL_KEYS else ""), unit or "none", better,
+                    *cells])
+        if key in REAL:  # the same figure of the real windows: a perfect generator's
+            real = REAL[key]
+            out.append(["  real windows", "", "",
+                        *([""] * (len(splits) - 1) + [_cell(result.get(real))]
+                          if real in result else [_cell(per[s].get(real)) for s in splits])])
         for name, floor in result["floors"].items():
             if key in floor["all"]:
                 out.append([f"  {_floor_label(name, result['pca_components'])}", "", "",
@@ -56,7 +62,9 @@ def table(result: dict) -> str:
              for row in body]
     notes = ("* over the windows with stems: the mix generated from the stems alone. "
              "Generated audio (prior samples against the training windows) and active units "
-             "are one figure per model, in the 'all' column. Floors: the same indicators on "
+             "are one figure per model, in the 'all' column; under each generated-audio "
+             "figure, the same figure of the real windows scored (held-out ones for the "
+             "Fréchet distance), which a perfect generator would reach. Floors: the same indicators on "
              "the same windows for each window's own average spectrum (time mean) and for a "
              "frame-wise PCA with as many numbers per frame as the model's latents (fitted on "
              "the training windows); a model below them has not learned the music.")

@@ -5,8 +5,10 @@ Headline figures use the mix slot for every model so that vae, single and msvae 
 on the same target; msvae also gets per-source reconstruction errors. Collapse monitors
 (KL per level, active units) come from msvae.model.objective. Given a FeatureReference
 (training statistics, msvae.evaluate.reference), the generated-audio figures are scored
-too: similarity and Fréchet distance of FRECHET_WINDOWS prior samples drawn with a fixed
-seed, and the similarity of the mix generated from the stems; without one they are NaN.
+too: similarity, Fréchet distance, coherence and motion of FRECHET_WINDOWS prior samples
+drawn with a fixed seed, and the similarity of the mix generated from the stems; without
+one they are NaN. Beside each generated-audio figure stands the same figure of the real
+windows scored (`real/...`, indicators.REAL): what a perfect generator would reach.
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ import numpy as np
 import torch
 
 from msvae.config import Config
-from msvae.evaluate.indicators import WINDOW_INDICATORS, recon_error_db, temporal_fidelity
+from msvae.evaluate.indicators import (
+    GENERATED_INDICATORS,
+    WINDOW_INDICATORS,
+    frechet_distance,
+    level_db,
+    recon_error_db,
+    temporal_fidelity,
+)
 from msvae.evaluate.reference import (
     FRECHET_WINDOWS,
     FeatureReference,
@@ -36,8 +45,10 @@ from msvae.model.objective import active_units, kl_per_dim, unit_moments
 EVAL_BATCH = 32  # windows per batch when scoring outside training
 SAMPLE_SEED = 0  # prior samples and fill-ins of the generated-audio figures: the same every run
 WINDOW_KEYS = (*WINDOW_INDICATORS, "fill/temporal_fidelity", "fill/recon_error_db",
-               "fill/similarity_pct")  # reported even when nothing was scored
-SAMPLE_KEYS = ("similarity_pct",)  # per prior sample
+               "fill/similarity_pct", "fill/coherence", "fill/motion_db", "fill/level_db",
+               "real/coherence", "real/motion_db",
+               "real/similarity_pct")  # reported even when nothing was scored
+SAMPLE_KEYS = ("similarity_pct", "sample/coherence", "sample/motion_db")  # per prior sample
 
 
 @dataclass
@@ -47,6 +58,19 @@ class WindowScores:
     windows: dict[str, np.ndarray]  # key -> [rows] per input row in order; NaN: not scored
     samples: dict[str, np.ndarray]  # key -> [FRECHET_WINDOWS] per prior sample; {}: no reference
     totals: dict[str, float]  # windows (mix rows), active_units, frechet_distance, kl_level<i>
+    real: np.ndarray | None = None  # [rows, F] real mixes' standardised features; NaN: no mix
+
+
+def real_frechet(reference_bank: torch.Tensor, real: np.ndarray | None,
+                 rows: np.ndarray | None = None) -> float:
+    """Fréchet distance of the real windows among `rows` (all by default) to the training
+    bank: what a perfect generator's samples would score; NaN under 2 windows."""
+    if real is None:
+        return math.nan
+    picked = real if rows is None else real[rows]
+    picked = picked[~np.isnan(picked).any(axis=1)]
+    return frechet_distance(reference_bank, torch.from_numpy(picked)) if len(picked) > 1 \
+        else math.nan
 
 
 @torch.no_grad()
@@ -57,7 +81,7 @@ def score_windows(model: torch.nn.Module, batches, cfg: Config,
     was_training = model.training
     model.eval()
     mix = cfg.data.sources.index("mix")
-    parts, kl, moments = defaultdict(list), defaultdict(float), None
+    parts, kl, moments, real = defaultdict(list), defaultdict(float), None, []
     rows, mixes, frames = 0, 0, None
     for batch in batches:
         x = _own_tensor(batch["x"], torch.float32, model.device)
@@ -72,11 +96,17 @@ def score_windows(model: torch.nn.Module, batches, cfg: Config,
         moments = batch_moments if moments is None else [
             a + b for a, b in zip(moments, batch_moments)]
         rows, mixes, frames = rows + x.shape[0], mixes + int(mask[:, mix].sum()), x.shape[-1]
+        if reference is not None:
+            features = reference.standardise(x[:, mix]).double().cpu()
+            real.append(torch.where(mask[:, mix, None].cpu(), features, math.nan).numpy())
     samples, frechet = _generated(model, frames, mix, reference)
     model.train(was_training)
+    real = np.concatenate(real) if real else None
     totals = {"windows": mixes, "active_units": sum(active_units(moments)) if moments else 0,
-              "frechet_distance": frechet, **{k: v / rows for k, v in kl.items()}}
-    return WindowScores({k: np.concatenate(v) for k, v in parts.items()}, samples, totals)
+              "frechet_distance": frechet,
+              "real/frechet_distance": real_frechet(reference.bank, real) if reference else
+              math.nan, **{k: v / rows for k, v in kl.items()}}
+    return WindowScores({k: np.concatenate(v) for k, v in parts.items()}, samples, totals, real)
 
 
 def _own_tensor(values, dtype: torch.dtype, device) -> torch.Tensor:
@@ -101,8 +131,16 @@ def _window_values(model, x: torch.Tensor, mask: torch.Tensor, recon: torch.Tens
     keep = mask[:, mix]
     values = {key: scatter_rows(rows, keep, fn(x[keep, mix], recon[keep, mix]))
               for key, fn in WINDOW_INDICATORS.items()}
+    values.update({f"real/{key}": scatter_rows(rows, keep, fn(x[keep, mix]))
+                   for key, fn in GENERATED_INDICATORS.items()})
+    if reference is not None:  # how near real held-out windows lie to a training window
+        values["real/similarity_pct"] = scatter_rows(rows, keep,
+                                                     similarity_pct(reference, x[keep, mix]))
     both, fill_ref, fill_est = _fill_in(model, x, mask, mix)
     fill = {"fill/temporal_fidelity": temporal_fidelity, "fill/recon_error_db": recon_error_db,
+            "fill/coherence": lambda ref, est: GENERATED_INDICATORS["coherence"](est),
+            "fill/motion_db": lambda ref, est: GENERATED_INDICATORS["motion_db"](est),
+            "fill/level_db": lambda ref, est: level_db(est) - level_db(ref),
             "fill/similarity_pct": None if reference is None
             else partial(paired_similarity_pct, reference)}
     for key, fn in fill.items():
@@ -147,12 +185,15 @@ def prior_mixes(model, n: int, frames: int, mix: int, seed: int = SAMPLE_SEED) -
 
 def _generated(model, frames: int | None, mix: int,
                reference: FeatureReference | None) -> tuple[dict, float]:
-    """({"similarity_pct": [FRECHET_WINDOWS]}, Fréchet distance) of prior samples against
-    the reference; ({}, NaN) without a reference or without windows (no frame count)."""
+    """(per prior sample: similarity to the nearest training window, coherence, motion,
+    each [FRECHET_WINDOWS]; their Fréchet distance to the reference), ({}, NaN) without a
+    reference or without windows (no frame count)."""
     if reference is None or frames is None:
         return {}, math.nan
     fake = prior_mixes(model, FRECHET_WINDOWS, frames, mix)
-    return ({"similarity_pct": similarity_pct(reference, fake).cpu().numpy()},
+    per_sample = {f"sample/{key}": fn(fake) for key, fn in GENERATED_INDICATORS.items()}
+    per_sample["similarity_pct"] = similarity_pct(reference, fake)
+    return ({k: v.double().cpu().numpy() for k, v in per_sample.items()},
             generated_frechet(reference, fake))
 
 

@@ -23,7 +23,10 @@ __all__ = ["ModelOutput", "build_model", "count_parameters", "matched_width", "o
 
 
 def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+    """The autoencoder's parameters; a latent prior's (a generator of its own, trained beside
+    it on detached latents) are not counted, so model sizes compare as before."""
+    return sum(p.numel() for name, p in model.named_parameters()
+               if not name.startswith("latent_prior."))
 
 
 def _size(cfg: Config, kind: str, channels: int) -> int:

@@ -12,6 +12,8 @@ turns d back into mels. `single` reads and writes the mix; `msvae` every source.
 With `model.mix_head` "power_sum" (msvae), the mix slot is the power sum of the stems'
 heads plus the mix head's own output times a gate that starts at 0: a mix is its stems'
 sum, so at the start the mix is exactly that sum and the stems' heads learn from the mix.
+With `prior.kind` "transformer", prior samples come from a causal transformer over the
+latents instead (msvae.model.latent_prior), decoded from its draws as from posterior means.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ import torch
 from torch import nn
 
 from msvae.config import Config
-from msvae.data.features import power_sum_db
+from msvae.data.features import power_sum_db, window_frames
 from msvae.model.base import AudioVAE, to_db, to_units
 from msvae.model.blocks import ResBlock, TemporalAttention, down, full_precision, up
 from msvae.model.encoder import SourceEncoder
 from msvae.model.latent import LadderLevel
+from msvae.model.latent_prior import LatentPrior, from_tokens, to_tokens
 
 
 class LadderVAE(AudioVAE):
@@ -53,6 +56,13 @@ class LadderVAE(AudioVAE):
         self.mix_gate = (nn.Parameter(torch.zeros(()))
                          if mc.mix_head == "power_sum" and s_out > 1 else None)
         self.mix_out = self.out_slots.index(cfg.data.sources.index("mix"))
+        self.temperature = cfg.prior.temperature
+        self.latent_prior = None  # built last: the VAE's initialisation stays as without it
+        if cfg.prior.kind == "transformer":
+            steps = -(-window_frames(cfg.data) // self.stride)
+            token = mc.latent_dim * sum(2 ** level for level in range(mc.levels))
+            self.latent_prior = LatentPrior(token, cfg.prior.width, cfg.prior.layers,
+                                            mc.heads, steps)
 
     def encode_decode(self, u, seen, sample):
         h = self.encoder(u, seen)
@@ -64,15 +74,32 @@ class LadderVAE(AudioVAE):
         return self._top_down(features, u.shape[0], features[-1].shape[-1], sample)
 
     def prior(self, n, frames):
-        y, _, _ = self._top_down(None, n, -(-frames // self.stride), True)
-        return y
+        steps = -(-frames // self.stride)
+        if self.latent_prior is None:
+            return self._top_down(None, n, steps, True)[0]
+        return self.decode_tokens(self.latent_prior.sample(n, steps, self.temperature))
 
-    def _top_down(self, features, n: int, steps: int, sample: bool):
-        """Decode from the top level down; features None samples every level's prior."""
+    def decode_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Latent tokens [n, steps, D] (msvae.model.latent_prior) -> y [n, S_out, M, frames]
+        units, decoded as reconstructions are (no sampling)."""
+        zs = from_tokens(tokens, [level.inject.in_channels for level in self.levels])
+        return self._top_down(None, tokens.shape[0], tokens.shape[1], False, zs)[0]
+
+    def prior_nll(self, mus: list[torch.Tensor]) -> torch.Tensor | None:
+        """The latent prior's loss on posterior means (detached: it never moves the VAE),
+        nats per token; None without one."""
+        if self.latent_prior is None:
+            return None
+        return self.latent_prior.nll(to_tokens([m.detach() for m in mus]))
+
+    def _top_down(self, features, n: int, steps: int, sample: bool, zs=None):
+        """Decode from the top level down; features None samples every level's prior, or
+        takes the latents `zs` (per level, finest first) when given."""
         d = self.top.expand(n, -1, steps)
         kls, mus = [], []
         for i in reversed(range(len(self.levels))):
-            d, kl, mu = self.levels[i](d, None if features is None else features[i], sample)
+            d, kl, mu = self.levels[i](d, None if features is None else features[i], sample,
+                                       None if zs is None else zs[i])
             d = self.refine[i](d)
             if i == len(self.levels) - 1:
                 d = self.dec_attention(d)

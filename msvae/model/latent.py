@@ -42,8 +42,12 @@ class LadderLevel(nn.Module):
         nn.init.zeros_(self.prior.weight)  # start from a standard normal prior
         nn.init.zeros_(self.prior.bias)
 
-    def forward(self, d: torch.Tensor, h: torch.Tensor | None, sample: bool):
-        """-> (new d, elementwise KL or None, posterior mean or None); h None samples the prior."""
+    def forward(self, d: torch.Tensor, h: torch.Tensor | None, sample: bool,
+                z: torch.Tensor | None = None):
+        """-> (new d, elementwise KL or None, posterior mean or None); h None samples the
+        prior, or takes `z` when given (a latent prior's draw)."""
+        if z is not None:
+            return d + self.inject(z), None, None
         mu_p, logvar_p = split(self.prior(d))
         if h is None:
             z, kl, mu = draw(mu_p, logvar_p, True), None, None

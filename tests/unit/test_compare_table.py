@@ -94,7 +94,7 @@ def test_floor_stats_give_mean_and_interval():
 def test_markdown_names_every_model_and_says_better_or_worse():
     runs = [{**r, "lsd_db": 10.0, "frechet_distance": 5.0, "active_units": 3,
              "temporal_fidelity": 0.5, "recon_similarity_pct": 90.0,
-             "fill/temporal_fidelity": math.nan, "fill/similarity_pct": math.nan}
+             **{k: math.nan for k in table.INDICATORS if k.startswith(("fill/", "sample/"))}}
             for r in RUNS]
     units, groups = _units(), {"recon_error_db": PIECES}
     floors = {"time_mean": {"recon_error_db": {"mean": -7.5, "low": -8.0, "high": -7.0},
@@ -104,7 +104,8 @@ def test_markdown_names_every_model_and_says_better_or_worse():
                           floors)
     floor = next(line for line in text.splitlines() if line.startswith("| floor: time mean"))
     assert floor.startswith("| floor: time mean | -7.50 [-8.00, -7.00] | n/a |")  # no LSD
-    assert floor.count("n/a") == 7 and "| 0.00 [0.00, 0.00] |" in floor  # 9 columns, 2 given
+    columns = len(table.INDICATORS)
+    assert floor.count("n/a") == columns - 2 and "| 0.00 [0.00, 0.00] |" in floor  # 2 given
     assert "| vae |" in text and "| msvae |" in text
     row = next(line for line in text.splitlines() if line.startswith("| vae | -5.50"))
     assert row.startswith("| vae | -5.50 ± 0.71 [")  # lower error is better

@@ -156,3 +156,18 @@ def test_fill_ins_are_seeded_so_a_second_run_gives_the_same_figures():
     again = score_windows(model, batches, cfg, reference)
     for key in ("fill/temporal_fidelity", "fill/similarity_pct", "fill/recon_error_db"):
         assert np.array_equal(first.windows[key], again.windows[key], equal_nan=True), key
+
+
+def test_generated_audio_indicators_tell_held_notes_from_flicker_and_stillness():
+    from msvae.evaluate.indicators import coherence, level_db, motion_db
+
+    g = torch.Generator().manual_seed(0)
+    slow = torch.randn(2, 16, 1, generator=g) * torch.linspace(-1, 1, 64)  # held, then fading
+    flicker = torch.randn(2, 16, 64, generator=g)
+    assert (coherence(-30 + 10 * slow) > 0.9).all()
+    assert (coherence(-30 + 10 * flicker).abs() < 0.2).all()
+    static = torch.full((16, 64), -30.0)
+    assert float(motion_db(static)) == 0.0
+    alternating = static + 3 * torch.tensor([1.0, -1.0]).repeat(32)
+    assert float(motion_db(alternating)) == pytest.approx(3.0)
+    assert float(level_db(static + 10) - level_db(static)) == pytest.approx(10.0)

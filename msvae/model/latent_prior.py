@@ -1,0 +1,86 @@
+"""A prior with time structure: a small causal transformer over the ladder's latents.
+
+The ladder's own top-down prior starts from a learned constant and draws every frame of
+the finest level on its own, so its samples flicker frame to frame (demo: lag-1 coherence
+0.76 against 0.90 for real music). Here each coarsest step becomes one token holding that
+step's latents of every level (the finer levels' frames folded in), and a causal
+transformer models p(token_k | tokens before k) as a diagonal Gaussian, like an
+autoregressive prior over a VAE's latents (VQ-VAE/Jukebox style, here continuous). It is
+trained beside the VAE on the posterior means, detached, so it never changes the VAE;
+samples are decoded like reconstructions (from means), and longer than one window by
+sliding its context (msvae.generate.long).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from msvae.model.latent import split
+
+
+def to_tokens(mus: list[torch.Tensor]) -> torch.Tensor:
+    """Per level [B, D, T_l] (finest first, T_l = steps * 2^(L-1-l)) -> [B, steps, sum D*f_l],
+    one token per coarsest step."""
+    steps = mus[-1].shape[-1]
+    return torch.cat([m.reshape(m.shape[0], m.shape[1], steps, -1).permute(0, 2, 1, 3)
+                      .flatten(2) for m in mus], dim=-1)
+
+
+def from_tokens(tokens: torch.Tensor, dims: list[int]) -> list[torch.Tensor]:
+    """Inverse of to_tokens for levels of `dims` channels (finest first)."""
+    n, steps, _ = tokens.shape
+    folds = [2 ** (len(dims) - 1 - level) for level in range(len(dims))]
+    parts = tokens.split([d * f for d, f in zip(dims, folds)], dim=-1)
+    return [p.reshape(n, steps, d, f).permute(0, 2, 1, 3).reshape(n, d, steps * f)
+            for p, d, f in zip(parts, dims, folds)]
+
+
+class LatentPrior(nn.Module):
+    """p(t_k | t_<k), diagonal Gaussian, over sequences of up to `context` tokens."""
+
+    def __init__(self, token_dim: int, width: int, layers: int, heads: int, context: int):
+        super().__init__()
+        self.context = context
+        self.inp = nn.Linear(token_dim, width)
+        self.start = nn.Parameter(torch.zeros(1, 1, width))
+        self.position = nn.Parameter(torch.randn(1, context, width) * 0.02)
+        layer = nn.TransformerEncoderLayer(width, heads, 4 * width, dropout=0.0,
+                                           batch_first=True, norm_first=True)
+        self.body = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.out = nn.Linear(width, 2 * token_dim)
+        nn.init.zeros_(self.out.weight)  # starts as a standard normal per token
+        nn.init.zeros_(self.out.bias)
+
+    def _stats(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """tokens [B, K, D] (K <= context) -> (mu, logvar) [B, K, D] of each token given the
+        ones before it."""
+        k = tokens.shape[1]
+        h = torch.cat([self.start.expand(len(tokens), -1, -1), self.inp(tokens[:, :-1])], 1)
+        mask = nn.Transformer.generate_square_subsequent_mask(k, device=tokens.device)
+        h = self.body(h + self.position[:, :k], mask=mask, is_causal=True)
+        mu, logvar = split(self.out(h).transpose(1, 2))
+        return mu.transpose(1, 2), logvar.transpose(1, 2)
+
+    def nll(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Gaussian negative log-likelihood of windows of tokens [B, K, D], nats per token
+        (summed over D, constant dropped, averaged over B and K)."""
+        tokens = tokens[:, :self.context].float()
+        mu, logvar = self._stats(tokens)
+        return (0.5 * (logvar + (tokens - mu) ** 2 / logvar.exp())).sum(-1).mean()
+
+    @torch.no_grad()
+    def sample(self, n: int, steps: int, temperature: float,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """[n, steps, D] tokens drawn one at a time (noise scaled by `temperature`); past
+        `context` tokens the window slides, each token seeing the `context` - 1 before it."""
+        device = self.start.device
+        tokens = torch.zeros(n, 0, self.out.out_features // 2, device=device)
+        for _ in range(steps):
+            window = tokens[:, -(self.context - 1):] if self.context > 1 else tokens[:, :0]
+            padded = torch.cat([window, window.new_zeros(n, 1, window.shape[-1])], dim=1)
+            mu, logvar = self._stats(padded)
+            noise = torch.randn(mu[:, -1:].shape, generator=generator, device=device)
+            tokens = torch.cat([tokens, mu[:, -1:] + temperature * noise
+                                * (0.5 * logvar[:, -1:]).exp()], dim=1)
+        return tokens
