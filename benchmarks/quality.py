@@ -15,6 +15,12 @@ scores the validation windows' mix slot against the time-mean and frame-PCA floo
     model's mel to audio with msvae.generate.vocoder, analysed again), what a listener gets
   tf_recon_model_on_train: temporal fidelity on TRAIN_WINDOWS training windows (far
     above the validation figure: overfitting; about equal: the model underfits)
+  generated audio, each beside the same figure of the real validation windows (real_...):
+    sample_coherence, sample_motion_db: prior samples' lag-1 coherence and motion;
+    fill_coherence, fill_motion_db, fill_level_db: the mix generated from the stems;
+    frechet_sample / frechet_real: Fréchet distance to the training bank;
+    nearest_pct_sample / nearest_pct_real: closeness to the nearest training window
+    (a sample far closer than real windows are: memorised)
 
 One change per run (`--set key=value`) is one ablation: same windows, same seed.
 
@@ -39,12 +45,21 @@ from msvae.config import Config, load
 from msvae.data.features import log_mel
 from msvae.evaluate.floors import floor_scores, latents_per_frame
 from msvae.evaluate.indicators import temporal_fidelity
+from msvae.evaluate.reference import FeatureReference
 from msvae.evaluate.score import EVAL_BATCH, evaluate
 from msvae.generate.complete import complete, fill_in_case
 from msvae.generate.vocoder import mel_to_wave
 from msvae.train.local import train_local
+from msvae.train.prior_fit import fit_latent_prior
 
 TRAIN_WINDOWS = 200  # training windows scored for the overfitting check
+GENERATED = {  # printed name -> msvae.evaluate.score key
+    "sample_coherence": "sample/coherence", "real_coherence": "real/coherence",
+    "sample_motion_db": "sample/motion_db", "real_motion_db": "real/motion_db",
+    "fill_coherence": "fill/coherence", "fill_motion_db": "fill/motion_db",
+    "fill_level_db": "fill/level_db", "frechet_sample": "frechet_distance",
+    "frechet_real": "real/frechet_distance", "nearest_pct_sample": "similarity_pct",
+    "nearest_pct_real": "real/similarity_pct"}
 
 
 def vocoded(cfg: Config, model, x, mask) -> dict[str, float]:
@@ -77,8 +92,9 @@ def score(cfg: Config, model, data: dict) -> dict[str, float]:
     validation windows: every source given, and only the mix (windows that have it)."""
     mix = cfg.data.sources.index("mix")
     x, mask = data["valid"]
+    train_mix = torch.from_numpy(data["train"][0][data["train"][1][:, mix], mix])
     torch.manual_seed(0)
-    got = evaluate(model, batches(x, mask), cfg)
+    got = evaluate(model, batches(x, mask), cfg, FeatureReference.from_windows(train_mix))
     has = mask[:, mix]
     torch.manual_seed(0)
     alone = evaluate(model, batches(x[has], mask[has] & (np.arange(mask.shape[1]) == mix)), cfg)
@@ -88,8 +104,8 @@ def score(cfg: Config, model, data: dict) -> dict[str, float]:
            "recon_db_mixonly_model": alone["recon_error_db"],
            "tf_recon_model": got["temporal_fidelity"], "recon_db_model": got["recon_error_db"],
            "tf_fill_model": got["fill/temporal_fidelity"],
-           "fill_db_model": got["fill/recon_error_db"]}
-    train_mix = torch.from_numpy(data["train"][0][data["train"][1][:, mix], mix])
+           "fill_db_model": got["fill/recon_error_db"],
+           **{name: got[key] for name, key in GENERATED.items()}}
     floors = floor_scores(train_mix, torch.from_numpy(x[mask[:, mix], mix]), k)
     for who, scores in floors.items():
         out[f"tf_recon_{who}"] = scores["temporal_fidelity"]
@@ -118,7 +134,12 @@ def main() -> None:
     start = time.perf_counter()
     model = train_local(cfg, *data["train"])
     seconds = time.perf_counter() - start
-    emit({"train_windows": len(data["train"][0]), "train_seconds": seconds,
+    prior = {}
+    if getattr(model, "latent_prior", None) is not None:  # fitted after the VAE, as in training
+        start = time.perf_counter()
+        prior = fit_latent_prior(cfg, model, *(torch.from_numpy(a) for a in data["train"]))
+        prior = {"prior_nll": prior["prior/nll"], "prior_seconds": time.perf_counter() - start}
+    emit({"train_windows": len(data["train"][0]), "train_seconds": seconds, **prior,
           **score(cfg, model, data)}, args.json)
 
 

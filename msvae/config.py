@@ -136,12 +136,18 @@ class ModelConfig:
 @dataclass
 class PriorConfig:
     """What prior samples come from (ladder models): the ladder's own top-down prior, or a
-    causal transformer over its latents trained beside it (msvae.model.latent_prior)."""
+    causal transformer over its latents fitted after it (msvae.model.latent_prior,
+    msvae.train.prior_fit)."""
 
     kind: str = _f("ladder", choices=["ladder", "transformer"])
     width: int = _f(96, min=8, max=4096, doc="transformer width")
     layers: int = _f(2, min=1, max=48)
     temperature: float = _f(0.8, min=0.0, max=2.0, doc="sampling noise scale; 1: the model's")
+    steps: int = _f(2000, min=0, max=10_000_000, doc="fitting steps after the VAE")
+    lr: float = _f(3e-3, min=0.0, max=10.0)
+    batch_size: int = _f(32, min=1, max=65536)
+    windows: int = _f(4000, min=1, max=10_000_000,
+                      doc="training windows read for the fit (their posterior means)")
 
 
 @dataclass

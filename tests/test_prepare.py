@@ -14,7 +14,8 @@ from msvae.cli import main
 from msvae.config import load
 from tests.unit.test_data_piece import OFFSETS_S, RATE, delayed, render_chorale
 
-pytestmark = [pytest.mark.slow, pytest.mark.serial]
+# a local Ray: its readers need the keys this test sets in the environment
+pytestmark = [pytest.mark.slow, pytest.mark.serial, pytest.mark.own_ray]
 BUCKET = "corpus"
 
 

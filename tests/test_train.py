@@ -76,6 +76,23 @@ def test_two_workers_train_checkpoint_register_and_generate(smoke_model):
     assert not any("msvae-local" in v for v in params.values())  # no key, even a dummy one
 
 
+def test_the_registered_model_samples_from_its_fitted_prior_at_any_length(smoke_model):
+    """The smoke model's latent prior was fitted after training (its NLL logged, lower than
+    before) and `models:/smoke@champion` samples through it for {"seconds": 5}."""
+    result, _, batch = smoke_model
+    metrics = MlflowClient().get_run(result.mlflow_run_id).data.metrics
+    assert metrics["prior/nll"] < metrics["prior/nll_before"]
+    model = mlflow.pyfunc.load_model("models:/smoke@champion")
+    x = batch["x"][:1].astype(np.float32)
+    out = model.predict({"x": x, "mask": np.zeros_like(batch["mask"][:1])},
+                        params={"seconds": 5.0})
+    from msvae.data.features import frames_for
+
+    assert out["sample_rate"] == result.cfg.data.sample_rate
+    assert out["audio"].shape[-1] == frames_for(result.cfg.data, 5.0) * result.cfg.data.hop_length
+    assert np.isfinite(out["audio"]).all() and out["audio"].std() > 0
+
+
 def test_the_registered_model_reconstructs_the_mix_alone_on_request(smoke_model):
     """params {"mode": "reconstruct"}: given only the mix, the mix that comes back is the
     model's reconstruction, not the caller's own audio (which the default, "fill", keeps).

@@ -30,6 +30,11 @@ def window_frames(cfg: DataConfig) -> int:
     return window_samples(cfg) // cfg.hop_length
 
 
+def frames_for(cfg: DataConfig, seconds: float) -> int:
+    """Mel frames in `seconds` of audio (at least one)."""
+    return max(1, int(round(seconds * cfg.sample_rate / cfg.hop_length)))
+
+
 @lru_cache(maxsize=8)
 def _mel(sample_rate: int, n_fft: int, hop_length: int, n_mels: int, f_min: float,
          f_max: float | None) -> torchaudio.transforms.MelSpectrogram:
@@ -41,6 +46,12 @@ def _mel(sample_rate: int, n_fft: int, hop_length: int, n_mels: int, f_min: floa
 def mel_transform(cfg: DataConfig) -> torchaudio.transforms.MelSpectrogram:
     """The shared torchaudio MelSpectrogram (power 2, slaney scale and norm)."""
     return _mel(cfg.sample_rate, cfg.n_fft, cfg.hop_length, cfg.n_mels, cfg.f_min, cfg.f_max)
+
+
+def band_centres_hz(cfg: DataConfig) -> torch.Tensor:
+    """[n_mels] the frequency, Hz, where each mel band's filter peaks (for figure axes)."""
+    fb = mel_transform(cfg).mel_scale.fb  # [n_fft // 2 + 1, n_mels]
+    return torch.linspace(0, cfg.sample_rate / 2, fb.shape[0])[fb.argmax(0)]
 
 
 def log_mel(wave: torch.Tensor, cfg: DataConfig) -> torch.Tensor:

@@ -25,9 +25,14 @@ def _demo(args, cfg) -> int:
     print(f"  test windows {t['windows']}: reconstruction error {t['recon_error_db']:.2f} dB, "
           f"LSD {t['lsd_db']:.2f} dB, reconstruction similarity "
           f"{t['recon_similarity_pct']:.1f} %, active units {t['active_units']}")
-    print(f"  generated audio: similarity {t['similarity_pct']:.1f} % to the nearest training "
-          f"window, Fréchet {t['frechet_distance']:.1f}; from the stems, similarity "
-          f"{t['fill/similarity_pct']:.1f} % to the real mix")
+    print(f"  prior samples: coherence {t['sample/coherence']:.2f} (real windows "
+          f"{t['real/coherence']:.2f}), motion {t['sample/motion_db']:.2f} dB (real "
+          f"{t['real/motion_db']:.2f}), Fréchet {t['frechet_distance']:.1f} (real "
+          f"{t['real/frechet_distance']:.1f}), {t['similarity_pct']:.1f} % close to the nearest "
+          f"training window (real {t['real/similarity_pct']:.1f} %)")
+    print(f"  from the stems: coherence {t['fill/coherence']:.2f}, motion "
+          f"{t['fill/motion_db']:.2f} dB, level {t['fill/level_db']:+.1f} dB against the real "
+          f"mix, similarity {t['fill/similarity_pct']:.1f} % to it")
     print(f"  temporal fidelity {t['temporal_fidelity']:.2f} reconstructing the mix, "
           f"{t['fill/temporal_fidelity']:.2f} generating it from the stems (time-mean floor 0)")
     for path in summary["files"]:

@@ -16,8 +16,12 @@ from msvae.config import Config
 from msvae.errors import MsvaeError
 
 SUMMARY_KEYS = ("recon_error_db", "lsd_db", "recon_similarity_pct", "similarity_pct",
-                "temporal_fidelity", "fill/temporal_fidelity", "fill/similarity_pct",
-                "frechet_distance", "active_units", "windows")
+                "real/similarity_pct", "temporal_fidelity", "fill/temporal_fidelity",
+                "fill/similarity_pct", "fill/coherence", "fill/motion_db", "fill/level_db",
+                "sample/coherence", "sample/motion_db", "real/coherence", "real/motion_db",
+                "frechet_distance", "real/frechet_distance", "active_units", "windows")
+LONG_SAMPLE_S = 8.0  # s, the figure's prior sample: several windows, one continuous sample
+EXAMPLE_WINDOWS = 64  # test windows searched for one whose vocal rests
 
 
 def smoke_check(cfg: Config) -> str:
@@ -50,21 +54,35 @@ class Stages:
 
 
 def listening_examples(cfg: Config, model, batch: dict, out: Path) -> list[Path]:
-    """One test window: the mix reconstructed, the mix generated from the stems alone and
-    a sample from the prior, as mix WAVs and one figure beside the reference."""
+    """Test windows as mix WAVs and one figure: the first window reconstructed and its mix
+    generated from the stems alone; the window whose vocal is quietest (it rests) with the
+    mix generated from that vocal alone; and a LONG_SAMPLE_S prior sample."""
+    from msvae.data.features import frames_for
+    from msvae.evaluate.indicators import level_db
     from msvae.generate.complete import complete, fill_in_case
     from msvae.generate.examples import REFERENCE, write_examples
 
     # copies: Ray Data hands out read-only arrays, which torch warns about sharing
-    x = torch.tensor(np.asarray(batch["x"][:1]), dtype=torch.float32)
-    mask = torch.tensor(np.asarray(batch["mask"][:1]), dtype=torch.bool)
-    stems_only, _ = fill_in_case(mask, cfg.data.sources.index("mix"))
-    panels = {REFERENCE: x[0],
-              "reconstructed": complete(model, x, mask, cfg)[0],
-              "from stems": complete(model, x, stems_only, cfg)[0],
-              "prior sample": complete(model, x, torch.zeros_like(mask), cfg, seed=1)[0]}
+    x = torch.tensor(np.asarray(batch["x"]), dtype=torch.float32)
+    mask = torch.tensor(np.asarray(batch["mask"]), dtype=torch.bool)
+    mix, vocal = (cfg.data.sources.index(s) for s in ("mix", "vocal"))
+    stems_only, _ = fill_in_case(mask[:1], mix)
+    panels = {REFERENCE: x[0], "reconstructed": complete(model, x[:1], mask[:1], cfg)[0],
+              "from stems": complete(model, x[:1], stems_only, cfg)[0]}
+    rests = mask[:, mix] & mask[:, vocal]
+    if bool(rests.any()):
+        quiet = int(torch.where(rests, level_db(x[:, vocal]), torch.inf).argmin())
+        alone = torch.zeros_like(mask[quiet:quiet + 1])
+        alone[:, vocal] = True
+        panels[f"{REFERENCE}: vocal rests"] = x[quiet]
+        panels["from that vocal"] = complete(model, x[quiet:quiet + 1], alone, cfg)[0]
+    frames = frames_for(cfg.data, LONG_SAMPLE_S)
+    panels[f"prior sample {LONG_SAMPLE_S:.0f} s"] = complete(
+        model, x.new_zeros(1, *x.shape[1:3], frames), torch.zeros_like(mask[:1]), cfg,
+        seed=1)[0]
     return write_examples(cfg, panels, out, "demo_mels",
-                          f"{cfg.model.kind}: one held-out test window", sources=["mix"])
+                          f"{cfg.model.kind}: held-out test windows and a prior sample",
+                          sources=["mix"])
 
 
 def run_demo(cfg: Config, out: Path) -> dict:
@@ -109,7 +127,7 @@ def run_demo(cfg: Config, out: Path) -> dict:
                       result.cfg, training_reference(result.cfg, cfg.train.dataset))
 
     stage("listening: three WAVs and a mel figure from a test window")
-    files = listening_examples(result.cfg, model, test.take_batch(1), out)
+    files = listening_examples(result.cfg, model, test.take_batch(EXAMPLE_WINDOWS), out)
     return {"prepared": cfg.train.dataset, "run": result.run_name,
             "train_seconds": round(result.seconds, 1),
             # rank 0 counts its own windows; every worker trains at the same pace (DDP)

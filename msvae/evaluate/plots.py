@@ -26,10 +26,13 @@ def save(fig, path: str | Path) -> Path:
 
 
 def mel_grid(panels: dict[str, np.ndarray], sources: list[str], path: str | Path,
-             title: str = "") -> Path:
+             title: str = "", frame_s: float | None = None,
+             band_hz: np.ndarray | None = None) -> Path:
     """One row per panel (e.g. reference, reconstruction), one column per source.
 
-    Each panel is [sources, mels, frames] in dB; all share one colour scale.
+    Each panel is [sources, mels, frames] in dB; all share one colour scale. With
+    `frame_s` (s per frame) and `band_hz` (each band's frequency) the axes are time, s,
+    and frequency, Hz; panels may differ in length.
     """
     rows = list(panels)
     fig, axes = pyplot().subplots(len(rows), len(sources), squeeze=False,
@@ -39,14 +42,23 @@ def mel_grid(panels: dict[str, np.ndarray], sources: list[str], path: str | Path
     for r, row in enumerate(rows):
         for c, source in enumerate(sources):
             ax = axes[r][c]
-            image = ax.imshow(panels[row][c], origin="lower", aspect="auto", vmin=lo, vmax=hi,
-                              cmap="magma")
-            ax.set_xticks([])
-            ax.set_yticks([])
+            mel = panels[row][c]
+            extent = None if frame_s is None else (0, mel.shape[-1] * frame_s, 0, mel.shape[0])
+            image = ax.imshow(mel, origin="lower", aspect="auto", vmin=lo, vmax=hi,
+                              cmap="magma", extent=extent)
+            if frame_s is None:
+                ax.set_xticks([])
+            else:
+                ax.tick_params(labelsize=7)
+                ax.set_xlabel("time (s)", fontsize=7)
+            ticks = [] if band_hz is None or c else np.linspace(0, len(band_hz) - 1, 4).astype(int)
+            ax.set_yticks([t + 0.5 for t in ticks],
+                          [f"{band_hz[t] / 1000:.1f}k" if band_hz[t] >= 1000
+                           else f"{band_hz[t]:.0f}" for t in ticks], fontsize=7)
             if r == 0:
                 ax.set_title(source, fontsize=9)
             if c == 0:
-                ax.set_ylabel(row, fontsize=9)
+                ax.set_ylabel(f"{row}\n(Hz)" if band_hz is not None else row, fontsize=9)
     fig.colorbar(image, ax=axes, shrink=0.8, label="dB")
     if title:
         fig.suptitle(title, fontsize=10)

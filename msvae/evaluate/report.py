@@ -64,8 +64,9 @@ def table(result: dict) -> str:
              "Generated audio (prior samples against the training windows) and active units "
              "are one figure per model, in the 'all' column; under each generated-audio "
              "figure, the same figure of the real windows scored (held-out ones for the "
-             "Fréchet distance), which a perfect generator would reach. Floors: the same indicators on "
-             "the same windows for each window's own average spectrum (time mean) and for a "
+             "Fréchet distance), which a perfect generator would reach. Floors: the same "
+             "indicators on the same windows for each window's own average spectrum (time "
+             "mean) and for a "
              "frame-wise PCA with as many numbers per frame as the model's latents (fitted on "
              "the training windows); a model below them has not learned the music.")
     return "\n".join([*lines, "", textwrap.fill(notes, width=max(88, len(lines[0])))])

@@ -1,6 +1,8 @@
 """`msvae generate`: audio from a registered model, unconditional or conditioned on stems.
 
-Unconditional: `--n` windows sampled from the prior. Conditioned: `--stem vocal=URI`
+Unconditional: `--n` samples from the prior, one window long or `--seconds` long (one
+continuous sample: a latent prior, prior.kind transformer, slides its context across
+window boundaries and the decoder runs over the whole length). Conditioned: `--stem vocal=URI`
 (repeatable; any format, rate or channels, taken as aligned) fills in the mix and the
 missing stems over consecutive windows. Writes one WAV per source and a mel PNG.
 """
@@ -23,7 +25,7 @@ def _stems(items: list[str]) -> dict[str, str]:
 def _generate(args, cfg) -> int:
     import torch
 
-    from msvae.data.features import window_frames
+    from msvae.data.features import frames_for, window_frames
     from msvae.generate.complete import complete, stems_to_windows
     from msvae.generate.examples import write_examples
     from msvae.tracking.connect import connect
@@ -39,7 +41,8 @@ def _generate(args, cfg) -> int:
         panels = {"conditioned": torch.cat(list(mel), dim=-1)}  # windows joined in time
         name, title = "conditioned_mel", f"given {', '.join(stems)}"
     else:
-        sources, frames = len(cfg.data.sources), window_frames(cfg.data)
+        sources = len(cfg.data.sources)
+        frames = frames_for(cfg.data, args.seconds) if args.seconds else window_frames(cfg.data)
         x = torch.zeros(args.n, sources, cfg.data.n_mels, frames)
         mel = complete(model, x, torch.zeros(args.n, sources, dtype=torch.bool), cfg,
                        seed=args.seed)
@@ -58,6 +61,8 @@ def register(sub, common) -> None:
     p.add_argument("--n", type=int, default=3, help="unconditional samples (default 3)")
     p.add_argument("--stem", action="append", default=[], metavar="SOURCE=URI",
                    help="condition on this stem, e.g. vocal=s3://bucket/v.flac (repeatable)")
+    p.add_argument("--seconds", type=float, default=0.0,
+                   help="unconditional sample length, s (default: one window)")
     p.add_argument("--max-seconds", type=float, default=30.0, help="conditioned length cap, s")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_generate)

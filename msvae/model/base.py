@@ -27,13 +27,11 @@ DB_SCALE = 15.0  # dB per unit
 
 @dataclass
 class ModelOutput:
-    """recon [B, S, M, T] dB; kl per level [B, D_l, T_l] nats; mu per level [B, D_l, T_l];
-    prior_nll: the latent prior's loss in training (nats per token), None without one."""
+    """recon [B, S, M, T] dB; kl per level [B, D_l, T_l] nats; mu per level [B, D_l, T_l]."""
 
     recon: torch.Tensor
     kl: list[torch.Tensor]
     mu: list[torch.Tensor]
-    prior_nll: torch.Tensor | None = None
 
 
 def to_units(db: torch.Tensor) -> torch.Tensor:
@@ -76,14 +74,7 @@ class AudioVAE(nn.Module):
         """x [B, S, M, T] dB, mask [B, S] presence; samples z in training, uses means in eval."""
         sample = self.training if sample is None else sample
         hiding = self.source_dropout > 0 or self.mix_only_rows > 0 or self.stems_only_rows > 0
-        out = self._run(x, mask, sample, hide=self.training and hiding)
-        if self.training:
-            out.prior_nll = self.prior_nll(out.mu)
-        return out
-
-    def prior_nll(self, mus: list[torch.Tensor]) -> torch.Tensor | None:
-        """A learned latent prior's loss on the posterior means; None: the model has none."""
-        return None
+        return self._run(x, mask, sample, hide=self.training and hiding)
 
     @torch.no_grad()
     def generate(self, n: int, frames: int, cond_x=None, cond_mask=None) -> torch.Tensor:

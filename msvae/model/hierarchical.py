@@ -13,7 +13,8 @@ With `model.mix_head` "power_sum" (msvae), the mix slot is the power sum of the 
 heads plus the mix head's own output times a gate that starts at 0: a mix is its stems'
 sum, so at the start the mix is exactly that sum and the stems' heads learn from the mix.
 With `prior.kind` "transformer", prior samples come from a causal transformer over the
-latents instead (msvae.model.latent_prior), decoded from its draws as from posterior means.
+latents instead (msvae.model.latent_prior, fitted after the VAE by msvae.train.prior_fit),
+decoded from its draws as reconstructions are from posterior means.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from msvae.model.base import AudioVAE, to_db, to_units
 from msvae.model.blocks import ResBlock, TemporalAttention, down, full_precision, up
 from msvae.model.encoder import SourceEncoder
 from msvae.model.latent import LadderLevel
-from msvae.model.latent_prior import LatentPrior, from_tokens, to_tokens
+from msvae.model.latent_prior import LatentPrior, from_tokens
 
 
 class LadderVAE(AudioVAE):
@@ -57,12 +58,16 @@ class LadderVAE(AudioVAE):
                          if mc.mix_head == "power_sum" and s_out > 1 else None)
         self.mix_out = self.out_slots.index(cfg.data.sources.index("mix"))
         self.temperature = cfg.prior.temperature
-        self.latent_prior = None  # built last: the VAE's initialisation stays as without it
+        self.latent_prior = None
         if cfg.prior.kind == "transformer":
             steps = -(-window_frames(cfg.data) // self.stride)
             token = mc.latent_dim * sum(2 ** level for level in range(mc.levels))
-            self.latent_prior = LatentPrior(token, cfg.prior.width, cfg.prior.layers,
-                                            mc.heads, steps)
+            with torch.random.fork_rng(devices=[]):  # training draws the same numbers as without
+                self.latent_prior = LatentPrior(token, cfg.prior.width, cfg.prior.layers,
+                                                mc.heads, steps)
+            # fitted after the VAE (msvae.train.prior_fit): no gradient while the VAE trains,
+            # so DDP and the optimiser leave it alone
+            self.latent_prior.requires_grad_(False)
 
     def encode_decode(self, u, seen, sample):
         h = self.encoder(u, seen)
@@ -84,13 +89,6 @@ class LadderVAE(AudioVAE):
         units, decoded as reconstructions are (no sampling)."""
         zs = from_tokens(tokens, [level.inject.in_channels for level in self.levels])
         return self._top_down(None, tokens.shape[0], tokens.shape[1], False, zs)[0]
-
-    def prior_nll(self, mus: list[torch.Tensor]) -> torch.Tensor | None:
-        """The latent prior's loss on posterior means (detached: it never moves the VAE),
-        nats per token; None without one."""
-        if self.latent_prior is None:
-            return None
-        return self.latent_prior.nll(to_tokens([m.detach() for m in mus]))
 
     def _top_down(self, features, n: int, steps: int, sample: bool, zs=None):
         """Decode from the top level down; features None samples every level's prior, or

@@ -36,14 +36,6 @@ def optimizer_for(model: torch.nn.Module, cfg: Config) -> torch.optim.Optimizer:
     return torch.optim.AdamW(model.parameters(), lr=cfg.train.lr)
 
 
-def _parameter_groups(model: torch.nn.Module) -> tuple[list, list]:
-    """(the VAE's parameters, the latent prior's), DDP-wrapped or not."""
-    groups: tuple[list, list] = ([], [])
-    for name, p in model.named_parameters():
-        groups["latent_prior." in f".{name}"].append(p)
-    return groups
-
-
 def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: dict,
                step: int, cfg: Config, rank: int = 0) -> dict[str, torch.Tensor]:
     """One update on `batch` ({"x": [B, S, M, T] dB, "mask": [B, S]}) at `step` (0-based,
@@ -52,9 +44,7 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: 
 
     With train.remix_share > 0 a share of the rows are first remixed (msvae.train.remix),
     the draws seeded from (train.seed, step, `rank`: the worker's, 0 without Ray).
-    Gradients are clipped to `train.grad_clip` (0: off). A latent prior (prior.kind
-    "transformer") trains in the same step on the detached posterior means; its gradients
-    are clipped on their own, so it never changes the VAE's update.
+    Gradients are clipped to `train.grad_clip` (0: off).
     """
     t = cfg.train
     if t.remix_share > 0:
@@ -64,15 +54,9 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: 
     with autocast(batch["x"].device):
         out = model(batch["x"], batch["mask"])
         loss, parts = elbo_loss(out, batch["x"].float(), batch["mask"], step, cfg)
-    if out.prior_nll is not None:
-        parts["prior_nll"] = out.prior_nll.detach()
-        loss = loss + out.prior_nll
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    vae, prior = _parameter_groups(model)
-    norm = torch.nn.utils.clip_grad_norm_(vae, cfg.train.grad_clip or math.inf)
-    if prior:  # one sum, so the check below stays the step's one host synchronisation
-        norm = norm + 0 * torch.nn.utils.clip_grad_norm_(prior, cfg.train.grad_clip or math.inf)
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip or math.inf)
     if not bool(torch.isfinite(norm)):
         what = "loss" if not bool(torch.isfinite(loss)) else "gradient"
         raise NonFiniteLoss(f"non-finite {what} at step {step} "
