@@ -92,8 +92,11 @@ def _score(row: str, variant: Config, result, test: TestSet,
     from msvae.evaluate.floors import latents_per_frame
     from msvae.model import count_parameters
     from msvae.train.finish import load_checkpoint_model
+    from msvae.train.prior_fit import fit_on_training_data
 
     model = load_checkpoint_model(variant, result.checkpoint)
+    if getattr(model, "latent_prior", None) is not None:  # as publishing does
+        fit_on_training_data(variant, model)
     rows = {row: score_windows(model, test.batches(variant, True), variant, reference)}
     if len(model.in_slots) > 1:
         rows[f"{row} {GIVEN_STEMS}"] = score_windows(model, test.batches(variant, False),
@@ -116,8 +119,10 @@ def _score(row: str, variant: Config, result, test: TestSet,
 def _floors(cfg: Config, test: TestSet) -> dict:
     """Time-mean and frame-PCA floors per window of the test mixes, with intervals; the PCA
     fitted on up to PCA_FIT_WINDOWS train windows with as many components per frame as
-    our model's latents carry."""
+    our model's latents carry. Beside them the real test mixes' own coherence and motion,
+    under the generated-audio columns (what a perfect generator would score)."""
     from msvae.evaluate.floors import fitted_floor_windows, pca_floor
+    from msvae.evaluate.indicators import GENERATED_INDICATORS, REAL
     from msvae.evaluate.training_set import split_mixes
     from msvae.model import build_model
 
@@ -127,6 +132,9 @@ def _floors(cfg: Config, test: TestSet) -> dict:
     ours = build_model(configured(cfg, cfg.compare.models[-1]))
     pca = pca_floor(ours, split_mixes(cfg, cfg.train.dataset, "train", PCA_FIT_WINDOWS))
     per_window = fitted_floor_windows(test_mix, pca)
+    real = {f"real/{key}": fn(test_mix) for key, fn in GENERATED_INDICATORS.items()}
+    per_window["real_test_windows"] = {key: real[target] for key, target in REAL.items()
+                                       if target in real}
     return table.floor_stats({name: {key: v.numpy() for key, v in row.items()}
                               for name, row in per_window.items()}, test.piece[present])
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from msvae.tracking.registry import SCORE_METRIC, Registered, log_model, registe
 from msvae.tracking.runs import config_yaml
 from msvae.train import checkpoint as ckpt
 from msvae.train.launch import TrainResult
+from msvae.train.prior_fit import fit_on_training_data
 
 CURVE_PREFIXES = ("train/loss", "train/recon", "train/kl", "valid/recon_error_db")
 SAMPLES = 3  # prior samples written per run
@@ -57,28 +57,15 @@ def _examples(cfg: Config, model, batch: dict, folder: Path) -> list[Path]:
                           sources=["mix"])
 
 
-def _fit_prior(cfg: Config, run_id: str, model, client: MlflowClient) -> None:
-    """Fit the model's latent prior on up to prior.windows training windows of
-    train.dataset and log its NLL (nats per token) and seconds to the run."""
-    from msvae.evaluate.training_set import split_windows
-    from msvae.train.prior_fit import fit_latent_prior
-
-    started = time.perf_counter()
-    x, mask = split_windows(cfg, cfg.train.dataset, "train", cfg.prior.windows)
-    figures = fit_latent_prior(cfg, model, x, mask)
-    figures["prior/seconds"] = time.perf_counter() - started
-    for key, value in figures.items():
-        client.log_metric(run_id, key, float(value))
-
-
 def publish(cfg: Config, run_id: str, checkpoint, valid_batch: dict,
             score: float) -> Registered:
     """Log figures, WAVs and the model of `checkpoint` into MLflow run `run_id` and register
     it with the champion rule, scored by `score` (its validation SCORE_METRIC)."""
     model = load_checkpoint_model(cfg, checkpoint)
     client = MlflowClient()
-    if getattr(model, "latent_prior", None) is not None:
-        _fit_prior(cfg, run_id, model, client)
+    if getattr(model, "latent_prior", None) is not None:  # fitted on the finished VAE
+        for key, value in fit_on_training_data(cfg, model).items():
+            client.log_metric(run_id, key, float(value))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         files = _examples(cfg, model, valid_batch, folder)

@@ -10,6 +10,8 @@ the model (msvae.train.finish), unit tests on a plain model.
 
 from __future__ import annotations
 
+import time
+
 import torch
 
 from msvae.config import Config
@@ -57,3 +59,14 @@ def _nll(prior, tokens: torch.Tensor) -> float:
     parts = [float(prior.nll(tokens[i:i + TOKEN_BATCH])) * len(tokens[i:i + TOKEN_BATCH])
              for i in range(0, len(tokens), TOKEN_BATCH)]
     return sum(parts) / len(tokens)
+
+
+def fit_on_training_data(cfg: Config, model) -> dict:
+    """fit_latent_prior on up to prior.windows windows of train.dataset's train split (Ray
+    Data reads them), plus the seconds it took."""
+    from msvae.evaluate.training_set import split_windows
+
+    started = time.perf_counter()
+    x, mask = split_windows(cfg, cfg.train.dataset, "train", cfg.prior.windows)
+    return {**fit_latent_prior(cfg, model, x, mask),
+            "prior/seconds": time.perf_counter() - started}
