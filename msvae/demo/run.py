@@ -53,12 +53,24 @@ class Stages:
         print(f"\n[{self.done}/{self.total}] {what}  (t={elapsed:.0f} s)", flush=True)
 
 
+def resting_window(x: torch.Tensor, mask: torch.Tensor, mix: int, source: int) -> int | None:
+    """Of windows x [W, S, M, T] dB with a mix and `source`, the one where `source` rests
+    longest: the lowest median over frames of its frame level, dB. None: no such window."""
+    from msvae.evaluate.indicators import level_db
+
+    there = mask[:, mix] & mask[:, source]
+    if not bool(there.any()):
+        return None
+    frame_db = level_db(x[:, source].transpose(-1, -2)[..., None])  # [W, T]
+    return int(torch.where(there, frame_db.median(-1).values, torch.inf).argmin())
+
+
 def listening_examples(cfg: Config, model, batch: dict, out: Path) -> list[Path]:
     """Test windows as mix WAVs and one figure: the first window reconstructed and its mix
-    generated from the stems alone; the window whose vocal is quietest (it rests) with the
-    mix generated from that vocal alone; and a LONG_SAMPLE_S prior sample."""
+    generated from the stems alone; the window whose vocal rests longest (the lowest median
+    frame level) with the mix generated from that vocal alone; and a LONG_SAMPLE_S prior
+    sample."""
     from msvae.data.features import frames_for
-    from msvae.evaluate.indicators import level_db
     from msvae.generate.complete import complete, fill_in_case
     from msvae.generate.examples import REFERENCE, write_examples
 
@@ -69,9 +81,8 @@ def listening_examples(cfg: Config, model, batch: dict, out: Path) -> list[Path]
     stems_only, _ = fill_in_case(mask[:1], mix)
     panels = {REFERENCE: x[0], "reconstructed": complete(model, x[:1], mask[:1], cfg)[0],
               "from stems": complete(model, x[:1], stems_only, cfg)[0]}
-    rests = mask[:, mix] & mask[:, vocal]
-    if bool(rests.any()):
-        quiet = int(torch.where(rests, level_db(x[:, vocal]), torch.inf).argmin())
+    quiet = resting_window(x, mask, mix, vocal)
+    if quiet is not None:
         alone = torch.zeros_like(mask[quiet:quiet + 1])
         alone[:, vocal] = True
         panels[f"{REFERENCE}: vocal rests"] = x[quiet]
@@ -126,7 +137,7 @@ def run_demo(cfg: Config, out: Path) -> dict:
     scores = evaluate(model, test.iter_batches(batch_size=EVAL_BATCH, batch_format="numpy"),
                       result.cfg, training_reference(result.cfg, cfg.train.dataset))
 
-    stage("listening: three WAVs and a mel figure from a test window")
+    stage("listening: mix WAVs and a mel figure from test windows and a prior sample")
     files = listening_examples(result.cfg, model, test.take_batch(EXAMPLE_WINDOWS), out)
     return {"prepared": cfg.train.dataset, "run": result.run_name,
             "train_seconds": round(result.seconds, 1),

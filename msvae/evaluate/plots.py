@@ -50,7 +50,8 @@ def mel_grid(panels: dict[str, np.ndarray], sources: list[str], path: str | Path
                 ax.set_xticks([])
             else:
                 ax.tick_params(labelsize=7)
-                ax.set_xlabel("time (s)", fontsize=7)
+                if r == len(rows) - 1:
+                    ax.set_xlabel("time (s)", fontsize=7)
             ticks = [] if band_hz is None or c else np.linspace(0, len(band_hz) - 1, 4).astype(int)
             ax.set_yticks([t + 0.5 for t in ticks],
                           [f"{band_hz[t] / 1000:.1f}k" if band_hz[t] >= 1000
