@@ -83,7 +83,8 @@ class AudioVAE(nn.Module):
         Rows whose model-read slots are all absent are sampled from the prior; the others
         draw from the posterior given what is present.
         """
-        free = self._place(self.prior(n, frames)[..., :frames])
+        # no log-mel lies below the features' floor (msvae.data.features.log_mel clamps there)
+        free = self._place(self.prior(n, frames)[..., :frames]).clamp_min(FLOOR_DB)
         if cond_x is None:
             return free
         cond_x = torch.as_tensor(cond_x, device=self.device).float()[..., :frames]

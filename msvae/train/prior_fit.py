@@ -33,9 +33,12 @@ def latent_tokens(model, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 def fit_latent_prior(cfg: Config, model, x: torch.Tensor, mask: torch.Tensor) -> dict:
     """Fit `model.latent_prior` for prior.steps AdamW steps at prior.lr on batches of
     prior.batch_size of the windows' tokens, seeded by train.seed; the VAE's weights are
-    untouched. Returns the NLL (nats per token) of all tokens before and after."""
+    untouched; the prior's token range is set to theirs. Returns the NLL (nats per token)
+    of all tokens before and after."""
     prior = model.latent_prior
     tokens = latent_tokens(model, x, mask)
+    prior.low.copy_(tokens.amin((0, 1)))
+    prior.high.copy_(tokens.amax((0, 1)))
     seed_everything(cfg.train.seed)
     before = _nll(prior, tokens)
     prior.requires_grad_(True)

@@ -56,8 +56,11 @@ def test_it_learns_slow_sequences_and_samples_them_past_its_context():
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+    prior.low.copy_(walks.amin((0, 1)))
+    prior.high.copy_(walks.amax((0, 1)))
     samples = prior.sample(16, 40, 1.0, torch.Generator().manual_seed(1))
     assert samples.shape == (16, 40, 4)
+    assert (samples >= prior.low).all() and (samples <= prior.high).all()
     d = samples - samples.mean(1, keepdim=True)
     lag1 = float((d[:, 1:] * d[:, :-1]).sum() / (d * d).sum())
     assert lag1 > 0.7, lag1
@@ -78,6 +81,8 @@ def test_the_prior_is_fitted_after_the_vae_and_leaves_it_as_it_was():
     after = model.state_dict()
     moved = {k for k in after if not torch.equal(after[k], before[k])}
     assert moved and all(k.startswith("latent_prior.") for k in moved)
+    assert torch.isfinite(model.latent_prior.low).all()  # samples stay in the fitted range
+    assert (model.latent_prior.low < model.latent_prior.high).all()
     assert count_parameters(model) == count_parameters(_model("ladder")[0])
 
 
