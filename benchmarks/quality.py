@@ -21,6 +21,8 @@ scores the validation windows' mix slot against the time-mean and frame-PCA floo
     frechet_sample / frechet_real: Fréchet distance to the training bank;
     nearest_pct_sample / nearest_pct_real: closeness to the nearest training window
     (a sample far closer than real windows are: memorised)
+    long_motion_db_<a>_<b>s, long_coherence_<a>_<b>s: the mix of LONG_SAMPLES prior samples
+    LONG_SECONDS long, per window-length segment from a to b seconds
 
 One change per run (`--set key=value`) is one ablation: same windows, same seed.
 
@@ -42,9 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, real_windows
 
 from msvae.config import Config, load
-from msvae.data.features import log_mel
+from msvae.data.features import frames_for, log_mel, window_frames
 from msvae.evaluate.floors import floor_scores, latents_per_frame
-from msvae.evaluate.indicators import temporal_fidelity
+from msvae.evaluate.indicators import coherence, motion_db, temporal_fidelity
 from msvae.evaluate.reference import FeatureReference
 from msvae.evaluate.score import EVAL_BATCH, evaluate
 from msvae.generate.complete import complete, fill_in_case
@@ -53,6 +55,25 @@ from msvae.train.local import train_local
 from msvae.train.prior_fit import fit_latent_prior
 
 TRAIN_WINDOWS = 200  # training windows scored for the overfitting check
+LONG_SAMPLES, LONG_SECONDS = 8, 8.0
+
+
+def long_samples(cfg: Config, model) -> dict[str, float]:
+    """Motion and coherence of long prior samples' mix per window-length segment: a
+    sample that holds together keeps the real windows' figures past the first window."""
+    mix, frames = cfg.data.sources.index("mix"), window_frames(cfg.data)
+    torch.manual_seed(0)
+    mel = model.generate(LONG_SAMPLES, frames_for(cfg.data, LONG_SECONDS))[:, mix]
+    seconds = frames * cfg.data.hop_length / cfg.data.sample_rate
+    out = {}
+    for i, start in enumerate(range(0, mel.shape[-1] - frames + 1, frames)):
+        part = mel[..., start:start + frames]
+        span = f"{i * seconds:.0f}_{(i + 1) * seconds:.0f}s"
+        out[f"long_motion_db_{span}"] = float(motion_db(part).mean())
+        out[f"long_coherence_{span}"] = float(coherence(part).mean())
+    return out
+
+
 GENERATED = {  # printed name -> msvae.evaluate.score key
     "sample_coherence": "sample/coherence", "real_coherence": "real/coherence",
     "sample_motion_db": "sample/motion_db", "real_motion_db": "real/motion_db",
@@ -112,6 +133,7 @@ def score(cfg: Config, model, data: dict) -> dict[str, float]:
         out[f"recon_db_{who}"] = scores["recon_error_db"]
     out["ratio_tf_model_vs_pca"] = out["tf_recon_model"] / out["tf_recon_pca"]
     out.update(vocoded(cfg, model, x, mask))
+    out.update(long_samples(cfg, model))
     train_x, train_mask = (a[:TRAIN_WINDOWS] for a in data["train"])
     torch.manual_seed(0)
     out["tf_recon_model_on_train"] = evaluate(model, [{"x": train_x, "mask": train_mask}],
