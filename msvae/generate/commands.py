@@ -1,7 +1,7 @@
 """`msvae generate`: audio from a registered model, unconditional or conditioned on stems.
 
 Unconditional: `--n` samples from the prior, one window long or `--seconds` long (one
-continuous sample: a latent prior, prior.kind transformer, slides its context across
+continuous sample: a latent prior, prior.kind transformer, hops its window by half across
 window boundaries and the decoder runs over the whole length). Conditioned: `--stem vocal=URI`
 (repeatable; any format, rate or channels, taken as aligned) fills in the mix and the
 missing stems over consecutive windows. Writes one WAV per source and a mel PNG.

@@ -23,8 +23,8 @@ __all__ = ["ModelOutput", "build_model", "count_parameters", "matched_width", "o
 
 
 def count_parameters(model: nn.Module) -> int:
-    """The autoencoder's parameters; a latent prior's (a generator of its own, trained beside
-    it on detached latents) are not counted, so model sizes compare as before."""
+    """The autoencoder's parameters; a latent prior's (a generator of its own, fitted after
+    it on its latents) are not counted, so model sizes compare as before."""
     return sum(p.numel() for name, p in model.named_parameters()
                if not name.startswith("latent_prior."))
 

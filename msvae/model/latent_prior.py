@@ -6,9 +6,9 @@ the finest level on its own, so its samples flicker frame to frame (demo: lag-1 
 step's latents of every level (the finer levels' frames folded in), and a causal
 transformer models p(token_k | tokens before k) as a diagonal Gaussian, like an
 autoregressive prior over a VAE's latents (VQ-VAE/Jukebox style, here continuous). It is
-trained beside the VAE on the posterior means, detached, so it never changes the VAE;
+fitted after the VAE on its posterior means, the VAE frozen (msvae.train.prior_fit);
 samples are decoded like reconstructions (from means), and longer than one window by
-sliding its context (msvae.generate.long).
+hopping its window by half (`LatentPrior.sample`).
 """
 
 from __future__ import annotations
