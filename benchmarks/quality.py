@@ -18,6 +18,7 @@ scores the validation windows' mix slot against the time-mean and frame-PCA floo
   generated audio, each beside the same figure of the real validation windows (real_...):
     sample_coherence, sample_motion_db: prior samples' lag-1 coherence and motion;
     fill_coherence, fill_motion_db, fill_level_db: the mix generated from the stems;
+    alone_coherence, alone_motion_db, alone_level_db: the same from the ambience alone;
     frechet_sample / frechet_real: Fréchet distance to the training bank;
     nearest_pct_sample / nearest_pct_real: closeness to the nearest training window
     (a sample far closer than real windows are: memorised)
@@ -78,7 +79,9 @@ GENERATED = {  # printed name -> msvae.evaluate.score key
     "sample_coherence": "sample/coherence", "real_coherence": "real/coherence",
     "sample_motion_db": "sample/motion_db", "real_motion_db": "real/motion_db",
     "fill_coherence": "fill/coherence", "fill_motion_db": "fill/motion_db",
-    "fill_level_db": "fill/level_db", "frechet_sample": "frechet_distance",
+    "fill_level_db": "fill/level_db", "alone_coherence": "alone/coherence",
+    "alone_motion_db": "alone/motion_db", "alone_level_db": "alone/level_db",
+    "frechet_sample": "frechet_distance",
     "frechet_real": "real/frechet_distance", "nearest_pct_sample": "similarity_pct",
     "nearest_pct_real": "real/similarity_pct"}
 

@@ -148,6 +148,11 @@ class PriorConfig:
     batch_size: int = _f(32, min=1, max=65536)
     windows: int = _f(4000, min=1, max=10_000_000,
                       doc="training windows read for the fit (their posterior means)")
+    conditioned: float = _f(0.75, min=0.0, max=1.0,
+                            doc="share of fitting rows conditioned on some of their stems; "
+                                "0: fill-ins come from the encoder's posterior, not the prior")
+    arrange_temperature: float = _f(0.4, min=0.0, max=2.0,
+                                    doc="sampling noise scale of fill-ins drawn by the prior")
 
 
 @dataclass

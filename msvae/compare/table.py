@@ -23,7 +23,7 @@ from msvae.compare.bootstrap import interval, seed_interval
 from msvae.evaluate.indicators import ARROWS, INDICATORS  # key -> (label, unit, better)
 
 HEADLINE = tuple(k for k, (_, _, better) in INDICATORS.items()  # the deltas' columns
-                 if not k.startswith("fill/") and better in ("higher", "lower"))
+                 if not k.startswith(("fill/", "alone/")) and better in ("higher", "lower"))
 DELTA_UNITS = {"dB": "dB", "%": "pp", "": ""}
 NAN = (math.nan, math.nan)
 

@@ -33,6 +33,9 @@ def _demo(args, cfg) -> int:
     print(f"  from the stems: coherence {t['fill/coherence']:.2f}, motion "
           f"{t['fill/motion_db']:.2f} dB, level {t['fill/level_db']:+.1f} dB against the real "
           f"mix, similarity {t['fill/similarity_pct']:.1f} % to it")
+    print(f"  from the ambience alone: coherence {t['alone/coherence']:.2f}, motion "
+          f"{t['alone/motion_db']:.2f} dB, level {t['alone/level_db']:+.1f} dB against the "
+          f"real mix")
     print(f"  temporal fidelity {t['temporal_fidelity']:.2f} reconstructing the mix, "
           f"{t['fill/temporal_fidelity']:.2f} generating it from the stems (time-mean floor 0)")
     for path in summary["files"]:

@@ -18,6 +18,7 @@ from msvae.errors import MsvaeError
 SUMMARY_KEYS = ("recon_error_db", "lsd_db", "recon_similarity_pct", "similarity_pct",
                 "real/similarity_pct", "temporal_fidelity", "fill/temporal_fidelity",
                 "fill/similarity_pct", "fill/coherence", "fill/motion_db", "fill/level_db",
+                "alone/coherence", "alone/motion_db", "alone/level_db",
                 "sample/coherence", "sample/motion_db", "real/coherence", "real/motion_db",
                 "frechet_distance", "real/frechet_distance", "active_units", "windows")
 LONG_SAMPLE_S = 8.0  # s, the figure's prior sample: several windows, one continuous sample

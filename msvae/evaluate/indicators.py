@@ -120,6 +120,10 @@ INDICATORS = {  # what every report shows: key -> (label, unit, which way is bet
     "fill/coherence": ("coherence of the mix from the stems", "", "near real"),
     "fill/motion_db": ("motion of the mix from the stems", "dB", "near real"),
     "fill/level_db": ("level of the mix from the stems minus the real mix's", "dB", "near 0"),
+    "alone/coherence": ("coherence of the mix from the ambience alone", "", "near real"),
+    "alone/motion_db": ("motion of the mix from the ambience alone", "dB", "near real"),
+    "alone/level_db": ("level of the mix from the ambience alone minus the real mix's", "dB",
+                       "near 0"),
     "frechet_distance": ("Fréchet distance", "", "lower"),
     "sample/coherence": ("coherence of prior samples", "", "near real"),
     "sample/motion_db": ("motion of prior samples", "dB", "near real"),
@@ -129,4 +133,5 @@ ARROWS = {"higher": "↑", "lower": "↓", "near real": "≈ real", "near 0": "�
 REAL = {  # generated-audio figures -> the same figure of the real held-out windows
     "similarity_pct": "real/similarity_pct", "frechet_distance": "real/frechet_distance",
     "sample/coherence": "real/coherence", "sample/motion_db": "real/motion_db",
-    "fill/coherence": "real/coherence", "fill/motion_db": "real/motion_db"}
+    "fill/coherence": "real/coherence", "fill/motion_db": "real/motion_db",
+    "alone/coherence": "real/coherence", "alone/motion_db": "real/motion_db"}

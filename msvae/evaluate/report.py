@@ -11,7 +11,8 @@ from msvae.evaluate.indicators import INDICATORS, REAL
 
 WHOLE_MODEL = ("similarity_pct", "frechet_distance", "sample/coherence", "sample/motion_db",
                "active_units")  # one figure per model
-FILL_KEYS = tuple(k for k in INDICATORS if k.startswith("fill/"))  # over the fill-in windows
+FILL_KEYS = tuple(k for k in INDICATORS  # over the fill-in windows
+                  if k.startswith(("fill/", "alone/")))
 
 
 def _floor_label(name: str, components: int | None) -> str:
@@ -60,7 +61,8 @@ def table(result: dict) -> str:
     lines = ["  ".join(cell.ljust(w) if i < 3 else cell.rjust(w)
                        for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
              for row in body]
-    notes = ("* over the windows with stems: the mix generated from the stems alone. "
+    notes = ("* over the windows with stems: the mix generated from the stems alone (or "
+             "from the ambience alone). "
              "Generated audio (prior samples against the training windows) and active units "
              "are one figure per model, in the 'all' column; under each generated-audio "
              "figure, the same figure of the real windows scored (held-out ones for the "

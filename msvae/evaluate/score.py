@@ -7,8 +7,10 @@ on the same target; msvae also gets per-source reconstruction errors. Collapse m
 (training statistics, msvae.evaluate.reference), the generated-audio figures are scored
 too: similarity, Fréchet distance, coherence and motion of FRECHET_WINDOWS prior samples
 drawn with a fixed seed, and the similarity of the mix generated from the stems; without
-one they are NaN. Beside each generated-audio figure stands the same figure of the real
-windows scored (`real/...`, indicators.REAL): what a perfect generator would reach.
+one they are NaN. Fill-ins are scored twice: the mix generated from every stem a window has
+(`fill/...`) and from its ALONE stem only (`alone/...`: no music given at all, so only
+coherence, motion and level). Beside each generated-audio figure stands the same figure of
+the real windows scored (`real/...`, indicators.REAL): what a perfect generator would reach.
 """
 
 from __future__ import annotations
@@ -38,14 +40,16 @@ from msvae.evaluate.reference import (
     paired_similarity_pct,
     similarity_pct,
 )
-from msvae.generate.complete import fill_in_case
+from msvae.generate.complete import alone_case, fill_in_case
 from msvae.model import output_slots
 from msvae.model.objective import active_units, kl_per_dim, unit_moments
 
 EVAL_BATCH = 32  # windows per batch when scoring outside training
 SAMPLE_SEED = 0  # prior samples and fill-ins of the generated-audio figures: the same every run
+ALONE = "ambience"  # the stem the `alone/...` fill-ins are given: a piece's bed, no music
 WINDOW_KEYS = (*WINDOW_INDICATORS, "fill/temporal_fidelity", "fill/recon_error_db",
                "fill/similarity_pct", "fill/coherence", "fill/motion_db", "fill/level_db",
+               "alone/coherence", "alone/motion_db", "alone/level_db",
                "real/coherence", "real/motion_db",
                "real/similarity_pct")  # reported even when nothing was scored
 SAMPLE_KEYS = ("similarity_pct", "sample/coherence", "sample/motion_db")  # per prior sample
@@ -136,16 +140,20 @@ def _window_values(model, x: torch.Tensor, mask: torch.Tensor, recon: torch.Tens
     if reference is not None:  # how near real held-out windows lie to a training window
         values["real/similarity_pct"] = scatter_rows(rows, keep,
                                                      similarity_pct(reference, x[keep, mix]))
-    both, fill_ref, fill_est = _fill_in(model, x, mask, mix)
-    fill = {"fill/temporal_fidelity": temporal_fidelity, "fill/recon_error_db": recon_error_db,
-            "fill/coherence": lambda ref, est: GENERATED_INDICATORS["coherence"](est),
-            "fill/motion_db": lambda ref, est: GENERATED_INDICATORS["motion_db"](est),
-            "fill/level_db": lambda ref, est: level_db(est) - level_db(ref),
-            "fill/similarity_pct": None if reference is None
-            else partial(paired_similarity_pct, reference)}
-    for key, fn in fill.items():
-        values[key] = (scatter_rows(rows, both, fn(fill_ref, fill_est))
-                       if fn and bool(both.any()) else np.full(rows, np.nan))
+    generated = {"coherence": lambda ref, est: GENERATED_INDICATORS["coherence"](est),
+                 "motion_db": lambda ref, est: GENERATED_INDICATORS["motion_db"](est),
+                 "level_db": lambda ref, est: level_db(est) - level_db(ref)}
+    cases = {"fill": (fill_in_case(mask, mix), {
+        "temporal_fidelity": temporal_fidelity, "recon_error_db": recon_error_db, **generated,
+        "similarity_pct": None if reference is None
+        else partial(paired_similarity_pct, reference)})}
+    if ALONE in sources:
+        cases["alone"] = (alone_case(mask, mix, sources.index(ALONE)), generated)
+    for case, (given, indicators) in cases.items():
+        rows_of, ref, est = _fill_in(model, x, *given, mix)
+        for key, fn in indicators.items():
+            values[f"{case}/{key}"] = (scatter_rows(rows, rows_of, fn(ref, est))
+                                       if fn and bool(rows_of.any()) else np.full(rows, np.nan))
     for slot in output_slots(cfg):
         there = mask[:, slot]
         values[f"recon_error_db/{sources[slot]}"] = scatter_rows(
@@ -153,16 +161,15 @@ def _window_values(model, x: torch.Tensor, mask: torch.Tensor, recon: torch.Tens
     return values
 
 
-def _fill_in(model, x: torch.Tensor, mask: torch.Tensor, mix: int):
-    """(rows that have both, their real mix, the mix generated from their stems alone)
+def _fill_in(model, x: torch.Tensor, given: torch.Tensor, rows: torch.Tensor, mix: int):
+    """(the `rows` scored, their real mix, their mix generated from the `given` slots alone)
     [n, M, T] dB; none for a model that reads only the mix (it cannot fill in)."""
-    stems, both = fill_in_case(mask, mix)
-    if len(model.in_slots) == 1 or not bool(both.any()):
-        return torch.zeros_like(both), x[:0, mix], x[:0, mix]
+    if len(model.in_slots) == 1 or not bool(rows.any()):
+        return torch.zeros_like(rows), x[:0, mix], x[:0, mix]
     with _seeded(model, SAMPLE_SEED):  # the same windows draw the same fill-in every run
-        fill = model.generate(int(both.sum()), x.shape[-1], cond_x=x[both],
-                              cond_mask=stems[both])
-    return both, x[both, mix], fill[:, mix].float()
+        fill = model.generate(int(rows.sum()), x.shape[-1], cond_x=x[rows],
+                              cond_mask=given[rows])
+    return rows, x[rows, mix], fill[:, mix].float()
 
 
 @contextlib.contextmanager

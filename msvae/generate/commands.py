@@ -4,7 +4,8 @@ Unconditional: `--n` samples from the prior, one window long or `--seconds` long
 continuous sample: a latent prior, prior.kind transformer, hops its window by half across
 window boundaries and the decoder runs over the whole length). Conditioned: `--stem vocal=URI`
 (repeatable; any format, rate or channels, taken as aligned) fills in the mix and the
-missing stems over consecutive windows. Writes one WAV per source and a mel PNG.
+missing stems over the stems' length, as one continuous row. Writes one WAV per source
+and a mel PNG.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def _generate(args, cfg) -> int:
     import torch
 
     from msvae.data.features import frames_for, window_frames
-    from msvae.generate.complete import complete, stems_to_windows
+    from msvae.generate.complete import complete, stems_to_row
     from msvae.generate.examples import write_examples
     from msvae.tracking.connect import connect
     from msvae.tracking.load import load_registered, with_model_settings
@@ -36,9 +37,8 @@ def _generate(args, cfg) -> int:
     cfg = with_model_settings(cfg, trained)
     stems = _stems(args.stem)
     if stems:
-        x, mask = stems_to_windows(cfg, stems, args.max_seconds)
-        mel = complete(model, x, mask, cfg, seed=args.seed)
-        panels = {"conditioned": torch.cat(list(mel), dim=-1)}  # windows joined in time
+        x, mask = stems_to_row(cfg, stems, args.max_seconds)
+        panels = {"conditioned": complete(model, x, mask, cfg, seed=args.seed)[0]}
         name, title = "conditioned_mel", f"given {', '.join(stems)}"
     else:
         sources = len(cfg.data.sources)

@@ -81,7 +81,7 @@ class AudioVAE(nn.Module):
         """[n, S, M, frames] dB: prior samples, or given slots kept and the rest generated.
 
         Rows whose model-read slots are all absent are sampled from the prior; the others
-        draw from the posterior given what is present.
+        are filled in from what is present (`fill`).
         """
         # no log-mel lies below the features' floor (msvae.data.features.log_mel clamps there)
         free = self._place(self.prior(n, frames)[..., :frames]).clamp_min(FLOOR_DB)
@@ -89,10 +89,15 @@ class AudioVAE(nn.Module):
             return free
         cond_x = torch.as_tensor(cond_x, device=self.device).float()[..., :frames]
         cond_mask = torch.as_tensor(cond_mask, device=self.device).bool()
-        filled = self._run(cond_x, cond_mask, sample=True, hide=False).recon
+        filled = self.fill(cond_x, cond_mask).clamp_min(FLOOR_DB)
         known = cond_mask[:, self.in_slots].any(dim=1)[:, None, None, None]
         out = torch.where(known, filled, free)
         return torch.where(cond_mask[..., None, None], cond_x, out)
+
+    def fill(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """[B, S, M, T] dB with every slot generated: a draw from the posterior given the
+        present slots (x dB, mask [B, S])."""
+        return self._run(x, mask, sample=True, hide=False).recon
 
     def _run(self, x, mask, sample: bool, hide: bool) -> ModelOutput:
         x = torch.as_tensor(x, device=self.device).float()

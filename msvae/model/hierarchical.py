@@ -14,7 +14,9 @@ heads plus the mix head's own output times a gate that starts at 0: a mix is its
 sum, so at the start the mix is exactly that sum and the stems' heads learn from the mix.
 With `prior.kind` "transformer", prior samples come from a causal transformer over the
 latents instead (msvae.model.latent_prior, fitted after the VAE by msvae.train.prior_fit),
-decoded from its draws as reconstructions are from posterior means.
+decoded from its draws as reconstructions are from posterior means; with
+`prior.conditioned` > 0 it also fills in windows given some stems but not all and no mix,
+drawing their latents given the encoder's latents of those stems (the arrangement task).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from msvae.model.base import AudioVAE, to_db, to_units
 from msvae.model.blocks import ResBlock, TemporalAttention, down, full_precision, up
 from msvae.model.encoder import SourceEncoder
 from msvae.model.latent import LadderLevel
-from msvae.model.latent_prior import LatentPrior, from_tokens
+from msvae.model.latent_prior import LatentPrior, from_tokens, to_tokens
 
 
 class LadderVAE(AudioVAE):
@@ -58,7 +60,9 @@ class LadderVAE(AudioVAE):
                          if mc.mix_head == "power_sum" and s_out > 1 else None)
         self.mix_out = self.out_slots.index(cfg.data.sources.index("mix"))
         self.temperature = cfg.prior.temperature
+        self.arrange_temperature = cfg.prior.arrange_temperature
         self.latent_prior = None
+        self.arranges = cfg.prior.kind == "transformer" and cfg.prior.conditioned > 0
         if cfg.prior.kind == "transformer":
             steps = -(-window_frames(cfg.data) // self.stride)
             token = mc.latent_dim * sum(2 ** level for level in range(mc.levels))
@@ -83,6 +87,22 @@ class LadderVAE(AudioVAE):
         if self.latent_prior is None:
             return self._top_down(None, n, steps, True)[0]
         return self.decode_tokens(self.latent_prior.sample(n, steps, self.temperature))
+
+    def fill(self, x, mask):
+        """As AudioVAE.fill where the mix or every stem is given (the mix is then their sum:
+        nothing to invent); rows given some stems only, when the latent prior arranges, are
+        drawn from it given those stems' latent tokens."""
+        filled = super().fill(x, mask)
+        seen = mask[:, self.in_slots]
+        stems = torch.cat([seen[:, :self.mix_in], seen[:, self.mix_in + 1:]], dim=1)
+        arrange = stems.any(dim=1) & ~stems.all(dim=1) & ~seen[:, self.mix_in]
+        if not self.arranges or not bool(arrange.any()):
+            return filled
+        given = to_tokens(self._run(x[arrange], mask[arrange], sample=False, hide=False).mu)
+        tokens = self.latent_prior.sample(len(given), given.shape[1],
+                                          self.arrange_temperature, cond=given)
+        filled[arrange] = self._place(self.decode_tokens(tokens)[..., :x.shape[-1]])
+        return filled
 
     def decode_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
         """Latent tokens [n, steps, D] (msvae.model.latent_prior) -> y [n, S_out, M, frames]

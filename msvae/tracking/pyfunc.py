@@ -33,14 +33,19 @@ with warnings.catch_warnings():
         def load_context(self, context):
             import yaml
 
-            from msvae.config import from_dict
+            from msvae.config import from_dict, override
             from msvae.model import build_model
             from msvae.train.checkpoint import safe_load
 
             with open(context.artifacts["config"]) as fh:
                 self.cfg = from_dict(yaml.safe_load(fh))
+            state = safe_load(context.artifacts["weights"])
+            if any(k.startswith("latent_prior.") for k in state) and \
+                    "latent_prior.null" not in state:  # registered before the prior arranged
+                self.cfg = override(self.cfg, {"prior.conditioned": 0.0})
+                state = {**build_model(self.cfg).state_dict(), **state}  # its unused parts
             self.model = build_model(self.cfg)
-            self.model.load_state_dict(safe_load(context.artifacts["weights"]))
+            self.model.load_state_dict(state)
             self.model.eval()
 
         def predict(self, context, model_input, params=None):

@@ -78,6 +78,7 @@ def test_the_prior_is_fitted_after_the_vae_and_leaves_it_as_it_was():
     before = copy.deepcopy(model.state_dict())
     figures = fit_latent_prior(cfg, model, x, mask)
     assert figures["prior/nll"] < figures["prior/nll_before"] and figures["prior/windows"] == 48
+    assert figures["prior/nll_given_stems"] < figures["prior/nll_before"]
     after = model.state_dict()
     moved = {k for k in after if not torch.equal(after[k], before[k])}
     assert moved and all(k.startswith("latent_prior.") for k in moved)
@@ -97,3 +98,70 @@ def test_samples_come_from_the_latent_prior_at_any_length():
     torch.nn.init.normal_(model.latent_prior.out.bias)  # a different prior, other samples
     torch.manual_seed(0)
     assert not torch.allclose(model.generate(2, 32), short)
+
+
+def test_stem_subsets_are_non_empty_subsets_of_the_stems_never_the_mix():
+    from msvae.train.prior_fit import stem_subsets
+
+    torch.manual_seed(0)
+    mask = torch.tensor([[1, 1, 1, 1], [1, 0, 1, 0], [1, 0, 0, 0]] * 200, dtype=torch.bool)
+    subsets = stem_subsets(mask, 0)
+    assert not subsets[:, 0].any()  # the mix is what the prior fills in
+    assert not (subsets & ~mask).any()  # only stems the window has
+    assert subsets[mask[:, 1:].any(1)].any(1).all() and not subsets[2::3].any()
+    seen = {tuple(row.tolist()) for row in subsets[0::3]}
+    assert len(seen) == 7  # every non-empty subset of three stems, the single ones included
+
+
+def test_a_condition_is_the_mean_s_starting_point_and_a_row_without_one_gets_the_null():
+    prior = LatentPrior(6, 16, 2, 2, 8)
+    tokens, cond = torch.randn(2, 8, 6), torch.randn(2, 8, 6)
+    mu, _ = prior._stats(tokens, cond)
+    assert torch.allclose(mu, cond)  # an untrained prior: the stems' own latents
+    torch.nn.init.normal_(prior.out.weight)
+    given = torch.tensor([True, False])
+    mu, _ = prior._stats(tokens, cond, given)
+    alone, _ = prior._stats(tokens)
+    assert torch.allclose(mu[1], alone[1]) and not torch.allclose(mu[0], alone[0])
+
+
+def test_fill_ins_missing_a_stem_come_from_the_arranging_prior_the_others_from_the_encoder():
+    def fills(conditioned: str):
+        torch.manual_seed(0)
+        model = build_model(load(overrides=[*BASE, "prior.kind=transformer",
+                                            f"prior.conditioned={conditioned}"])).eval()
+        torch.manual_seed(1)
+        x = -40 + 10 * torch.randn(3, 4, 16, 32)
+        given = torch.tensor([[0, 1, 0, 0], [1, 1, 0, 0], [0, 1, 1, 1]], dtype=torch.bool)
+        out = []
+        for _ in range(2):
+            torch.manual_seed(0)
+            out.append(model.generate(3, 32, cond_x=x, cond_mask=given))
+            torch.nn.init.normal_(model.latent_prior.out.bias)  # another prior
+        return out
+
+    before, after = fills("0.75")
+    assert not torch.allclose(before[0], after[0])  # vocal alone: the prior arranges
+    assert torch.equal(before[1:], after[1:])  # the mix, or every stem: the encoder
+    before, after = fills("0")
+    assert torch.equal(before, after)  # not arranging: the prior samples only from nothing
+
+
+def test_a_model_registered_before_the_prior_arranged_still_loads(tmp_path):
+    """Its weights lack the condition's: it loads, and fill-ins come from the encoder."""
+    from types import SimpleNamespace
+
+    import yaml
+
+    from msvae.tracking.pyfunc import MsvaePyfunc
+
+    cfg = load(overrides=[*BASE, "prior.kind=transformer"])
+    state = {k: v for k, v in build_model(cfg).state_dict().items()
+             if not k.startswith(("latent_prior.cond.", "latent_prior.null"))}
+    torch.save(state, tmp_path / "w.pt")
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
+    served = MsvaePyfunc()
+    served.load_context(SimpleNamespace(artifacts={"config": str(tmp_path / "c.yaml"),
+                                                   "weights": str(tmp_path / "w.pt")}))
+    assert not served.model.arranges
+    assert torch.equal(served.model.latent_prior.out.weight, state["latent_prior.out.weight"])

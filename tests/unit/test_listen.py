@@ -105,3 +105,22 @@ def test_vae_reads_only_the_mix():
     x = -50 + 10 * torch.randn(1, 4, 16, 32)
     mix_only = torch.tensor([[True, False, False, False]])
     assert torch.equal(complete(model, x, mix_only, vae_cfg), model(x, mix_only).recon)
+
+
+def test_stems_become_one_row_of_whole_windows_the_given_slots_marked(tmp_path):
+    from msvae.data.features import window_frames, window_samples
+    from msvae.generate.complete import stems_to_row
+
+    d = CFG.data
+    rng = torch.Generator().manual_seed(0)
+    path = tmp_path / "vocal.wav"
+    seconds = 2.6 * d.window_s  # two whole windows and part of a third
+    sf.write(path, (0.1 * torch.randn(int(seconds * 44100), generator=rng)).numpy(), 44100)
+    x, mask = stems_to_row(CFG, {"vocal": str(path)}, max_seconds=60.0)
+    assert mask.tolist() == [[s == "vocal" for s in d.sources]]
+    frames = log_mel(torch.zeros(1, 2 * window_samples(d)), d).shape[-1]
+    assert x.shape == (1, len(d.sources), d.n_mels, frames) and frames >= 2 * window_frames(d)
+    vocal = d.sources.index("vocal")
+    assert float(x[0, vocal].std()) > 1.0 and bool((x[0, 0] == x[0, 0].min()).all())
+    short, _ = stems_to_row(CFG, {"vocal": str(path)}, max_seconds=1.5 * d.window_s)
+    assert short.shape[-1] == log_mel(torch.zeros(1, window_samples(d)), d).shape[-1]
