@@ -151,7 +151,7 @@ class PriorConfig:
     conditioned: float = _f(0.75, min=0.0, max=1.0,
                             doc="share of fitting rows conditioned on some of their stems; "
                                 "0: fill-ins come from the encoder's posterior, not the prior")
-    arrange_temperature: float = _f(0.4, min=0.0, max=2.0,
+    arrange_temperature: float = _f(0.6, min=0.0, max=2.0,
                                     doc="sampling noise scale of fill-ins drawn by the prior")
 
 
