@@ -83,16 +83,20 @@ class AudioVAE(nn.Module):
         Rows whose model-read slots are all absent are sampled from the prior; the others
         are filled in from what is present (`fill`).
         """
-        # no log-mel lies below the features' floor (msvae.data.features.log_mel clamps there)
-        free = self._place(self.prior(n, frames)[..., :frames]).clamp_min(FLOOR_DB)
         if cond_x is None:
-            return free
+            return self._prior_db(n, frames)
         cond_x = torch.as_tensor(cond_x, device=self.device).float()[..., :frames]
         cond_mask = torch.as_tensor(cond_mask, device=self.device).bool()
-        filled = self.fill(cond_x, cond_mask).clamp_min(FLOOR_DB)
-        known = cond_mask[:, self.in_slots].any(dim=1)[:, None, None, None]
-        out = torch.where(known, filled, free)
+        out = self.fill(cond_x, cond_mask).clamp_min(FLOOR_DB)
+        free = ~cond_mask[:, self.in_slots].any(dim=1)
+        if bool(free.any()):  # drawn only where needed: a latent prior samples step by step
+            out[free] = self._prior_db(int(free.sum()), frames)
         return torch.where(cond_mask[..., None, None], cond_x, out)
+
+    def _prior_db(self, n: int, frames: int) -> torch.Tensor:
+        """n prior samples [n, S, M, frames] dB, none below the features' floor (log_mel
+        clamps there)."""
+        return self._place(self.prior(n, frames)[..., :frames]).clamp_min(FLOOR_DB)
 
     def fill(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """[B, S, M, T] dB with every slot generated: a draw from the posterior given the

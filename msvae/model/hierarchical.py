@@ -90,13 +90,14 @@ class LadderVAE(AudioVAE):
 
     def fill(self, x, mask):
         """As AudioVAE.fill where the mix or every stem is given (the mix is then their sum:
-        nothing to invent); rows given some stems only, when the latent prior arranges, are
-        drawn from it given those stems' latent tokens."""
+        nothing to invent); rows given some stems only, when the latent prior arranges and
+        is fitted (not in the VAE's own validation), are drawn from it given those stems'
+        latent tokens."""
         filled = super().fill(x, mask)
         seen = mask[:, self.in_slots]
         stems = torch.cat([seen[:, :self.mix_in], seen[:, self.mix_in + 1:]], dim=1)
         arrange = stems.any(dim=1) & ~stems.all(dim=1) & ~seen[:, self.mix_in]
-        if not self.arranges or not bool(arrange.any()):
+        if not (self.arranges and self.latent_prior.fitted) or not bool(arrange.any()):
             return filled
         given = to_tokens(self._run(x[arrange], mask[arrange], sample=False, hide=False).mu)
         tokens = self.latent_prior.sample(len(given), given.shape[1],

@@ -69,6 +69,11 @@ class LatentPrior(nn.Module):
         nn.init.zeros_(self.out.weight)  # starts as a standard normal per token
         nn.init.zeros_(self.out.bias)
 
+    @property
+    def fitted(self) -> bool:
+        """Whether msvae.train.prior_fit has fitted it (and set its token range)."""
+        return bool(torch.isfinite(self.low).all())
+
     def _stats(self, tokens: torch.Tensor, cond: torch.Tensor | None = None,
                given: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """tokens [B, K, D] (K <= context) -> (mu, logvar) [B, K, D] of each token given the

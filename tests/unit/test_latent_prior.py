@@ -126,10 +126,13 @@ def test_a_condition_is_the_mean_s_starting_point_and_a_row_without_one_gets_the
 
 
 def test_fill_ins_missing_a_stem_come_from_the_arranging_prior_the_others_from_the_encoder():
-    def fills(conditioned: str):
+    def fills(conditioned: str, fitted: bool = True):
         torch.manual_seed(0)
         model = build_model(load(overrides=[*BASE, "prior.kind=transformer",
                                             f"prior.conditioned={conditioned}"])).eval()
+        if fitted:  # as msvae.train.prior_fit leaves it
+            model.latent_prior.low.fill_(-10.0)
+            model.latent_prior.high.fill_(10.0)
         torch.manual_seed(1)
         x = -40 + 10 * torch.randn(3, 4, 16, 32)
         given = torch.tensor([[0, 1, 0, 0], [1, 1, 0, 0], [0, 1, 1, 1]], dtype=torch.bool)
@@ -145,6 +148,8 @@ def test_fill_ins_missing_a_stem_come_from_the_arranging_prior_the_others_from_t
     assert torch.equal(before[1:], after[1:])  # the mix, or every stem: the encoder
     before, after = fills("0")
     assert torch.equal(before, after)  # not arranging: the prior samples only from nothing
+    before, after = fills("0.75", fitted=False)
+    assert torch.equal(before, after)  # not fitted yet (the VAE's validation): the encoder
 
 
 def test_a_model_registered_before_the_prior_arranged_still_loads(tmp_path):
