@@ -20,10 +20,14 @@ import statistics
 import numpy as np
 
 from msvae.compare.bootstrap import interval, seed_interval
-from msvae.evaluate.indicators import ARROWS, INDICATORS  # key -> (label, unit, better)
+from msvae.evaluate.indicators import (  # INDICATORS: key -> (label, unit, better)
+    ARROWS,
+    FILL_PREFIXES,
+    INDICATORS,
+)
 
 HEADLINE = tuple(k for k, (_, _, better) in INDICATORS.items()  # the deltas' columns
-                 if not k.startswith(("fill/", "alone/")) and better in ("higher", "lower"))
+                 if not k.startswith(FILL_PREFIXES) and better in ("higher", "lower"))
 DELTA_UNITS = {"dB": "dB", "%": "pp", "": ""}
 NAN = (math.nan, math.nan)
 

@@ -129,6 +129,7 @@ INDICATORS = {  # what every report shows: key -> (label, unit, which way is bet
     "sample/motion_db": ("motion of prior samples", "dB", "near real"),
     "active_units": ("active units", "", "higher"),
 }
+FILL_PREFIXES = ("fill/", "alone/")  # the fill-in cases' keys (msvae.evaluate.score)
 ARROWS = {"higher": "↑", "lower": "↓", "near real": "≈ real", "near 0": "≈ 0"}
 REAL = {  # generated-audio figures -> the same figure of the real held-out windows
     "similarity_pct": "real/similarity_pct", "frechet_distance": "real/frechet_distance",

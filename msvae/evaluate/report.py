@@ -7,12 +7,11 @@ from __future__ import annotations
 import math
 import textwrap
 
-from msvae.evaluate.indicators import INDICATORS, REAL
+from msvae.evaluate.indicators import FILL_PREFIXES, INDICATORS, REAL
 
 WHOLE_MODEL = ("similarity_pct", "frechet_distance", "sample/coherence", "sample/motion_db",
                "active_units")  # one figure per model
-FILL_KEYS = tuple(k for k in INDICATORS  # over the fill-in windows
-                  if k.startswith(("fill/", "alone/")))
+FILL_KEYS = tuple(k for k in INDICATORS if k.startswith(FILL_PREFIXES))  # fill-in windows
 
 
 def _floor_label(name: str, components: int | None) -> str:

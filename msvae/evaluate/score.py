@@ -140,8 +140,8 @@ def _window_values(model, x: torch.Tensor, mask: torch.Tensor, recon: torch.Tens
     if reference is not None:  # how near real held-out windows lie to a training window
         values["real/similarity_pct"] = scatter_rows(rows, keep,
                                                      similarity_pct(reference, x[keep, mix]))
-    generated = {"coherence": lambda ref, est: GENERATED_INDICATORS["coherence"](est),
-                 "motion_db": lambda ref, est: GENERATED_INDICATORS["motion_db"](est),
+    generated = {**{key: (lambda ref, est, fn=fn: fn(est))  # the generated window alone
+                    for key, fn in GENERATED_INDICATORS.items()},
                  "level_db": lambda ref, est: level_db(est) - level_db(ref)}
     cases = {"fill": (fill_in_case(mask, mix), {
         "temporal_fidelity": temporal_fidelity, "recon_error_db": recon_error_db, **generated,

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from msvae.config import Config
-from msvae.data.features import FLOOR_DB, log_mel, window_samples
+from msvae.data.features import FLOOR_DB, log_mel, window_frames, window_samples
 from msvae.errors import MsvaeError
 
 
@@ -76,9 +76,10 @@ def stems_to_row(cfg: Config, stems: dict[str, str], max_seconds: float):
             raise MsvaeError(f"--stem {source}={uri}: {exc}") from None
         waves[source] = wave.mean(axis=0)
     samples = min(max(len(w) for w in waves.values()), int(max_seconds * cfg.data.sample_rate))
-    samples = max(1, samples // length) * length
-    frames = log_mel(torch.zeros(1, samples), cfg.data).shape[-1]
-    x = torch.full((1, len(cfg.data.sources), cfg.data.n_mels, frames), FLOOR_DB)
+    count = max(1, samples // length)
+    samples = count * length
+    x = torch.full((1, len(cfg.data.sources), cfg.data.n_mels, count * window_frames(cfg.data)),
+                   FLOOR_DB)
     mask = torch.zeros(1, len(cfg.data.sources), dtype=torch.bool)
     for source, wave in waves.items():
         slot = cfg.data.sources.index(source)

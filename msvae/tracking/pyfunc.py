@@ -43,9 +43,9 @@ with warnings.catch_warnings():
             if any(k.startswith("latent_prior.") for k in state) and \
                     "latent_prior.null" not in state:  # registered before the prior arranged
                 self.cfg = override(self.cfg, {"prior.conditioned": 0.0})
-                state = {**build_model(self.cfg).state_dict(), **state}  # its unused parts
             self.model = build_model(self.cfg)
-            self.model.load_state_dict(state)
+            # a model registered before the prior arranged lacks the condition's (unused) parts
+            self.model.load_state_dict({**self.model.state_dict(), **state})
             self.model.eval()
 
         def predict(self, context, model_input, params=None):

@@ -17,6 +17,7 @@ import time
 import torch
 
 from msvae.config import Config
+from msvae.generate.complete import fill_in_case
 from msvae.model.latent_prior import to_tokens
 from msvae.train.checkpoint import seed_everything
 
@@ -36,8 +37,7 @@ def latent_tokens(model, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 def stem_subsets(mask: torch.Tensor, mix: int) -> torch.Tensor:
     """[W, S] presence -> [W, S] a random non-empty subset of each row's stems (each kept with
     chance 1/2, else one of them at random); all False in rows without a stem."""
-    stems = mask.clone()
-    stems[:, mix] = False
+    stems, _ = fill_in_case(mask, mix)
     kept = stems & (torch.rand(stems.shape) < 0.5)
     one = torch.zeros_like(stems).scatter_(
         1, torch.multinomial(stems.float() + 1e-9, 1), True) & stems

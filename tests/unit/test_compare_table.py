@@ -95,7 +95,7 @@ def test_markdown_names_every_model_and_says_better_or_worse():
     runs = [{**r, "lsd_db": 10.0, "frechet_distance": 5.0, "active_units": 3,
              "temporal_fidelity": 0.5, "recon_similarity_pct": 90.0,
              **{k: math.nan for k in table.INDICATORS
-                if k.startswith(("fill/", "alone/", "sample/"))}}
+                if k.startswith((*table.FILL_PREFIXES, "sample/"))}}
             for r in RUNS]
     units, groups = _units(), {"recon_error_db": PIECES}
     floors = {"time_mean": {"recon_error_db": {"mean": -7.5, "low": -8.0, "high": -7.0},
