@@ -13,9 +13,11 @@ with train.cache_split --cache-split (default "stream": no rank keeps its split,
 memory cannot grow with N).
 
 Prints per N and topology: windows_per_s (rank 0's windows per second of training, one
-worker's share; the run's MLflow metric), first_batch_s, peak RSS of the driver, of each
+worker's share; the run's MLflow metric), data_wait_share (the share of rank 0's training
+time spent waiting for its next batch), first_batch_s, peak RSS of the driver, of each
 training worker and of the Ray Data / pooled worker processes (sampled every 0.5 s),
-object store peak use and bytes spilled (the raylets' store stats), and the ratios to the
+CPU seconds (user and system) of each role's processes, object store peak use and bytes
+spilled (the raylets' store stats), and the ratios to the
 smallest N: ratio_windows_per_s_<N>_vs_<N0> (target >= 0.9), ratio_peak_rss_<N>_vs_<N0>
 (training workers' peak RSS over the run, target <= 1.3) and ratio_train_peak_rss (the same
 before rank 0's closing validation, which reads the whole valid split); also against the
@@ -75,6 +77,7 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.interval_s, self.store_every = interval_s, store_every
         self.peaks: dict[tuple[str, int], int] = {}  # (role, pid) -> peak RSS, bytes
+        self.cpu: dict[tuple[str, int], tuple[float, float]] = {}  # -> last (user, system) s
         self.role_totals: dict[str, int] = {}  # role -> peak of the role's summed PSS
         self.store = {"used": 0, "fallback": 0}
         self.timeline: list[tuple[float, int]] = []  # (epoch seconds, a training worker's RSS)
@@ -106,11 +109,13 @@ class Sampler(threading.Thread):
             try:
                 role, rss = self.role(proc), proc.memory_info().rss
                 pss = proc.memory_full_info().pss if role and shared_out else 0
+                times = proc.cpu_times()
             except psutil.Error:
                 continue
             if role:
                 key = (role, proc.pid)
                 self.peaks[key] = max(self.peaks.get(key, 0), rss)
+                self.cpu[key] = (times.user, times.system)
                 if role == "train_worker":
                     self.timeline.append((time.time(), rss))
                 totals[role] = totals.get(role, 0) + pss
@@ -138,6 +143,12 @@ class Sampler(threading.Thread):
         self._halt.set()
         self.join()
         self.sample(shared_out=True)
+
+    def cpu_seconds(self, role: str) -> tuple[float, float]:
+        """(user, system) CPU seconds of the role's processes as last sampled (a process
+        that lived under one interval is missed)."""
+        mine = [t for (r, _), t in self.cpu.items() if r == role]
+        return sum(u for u, _ in mine), sum(s for _, s in mine)
 
     def worker_peak_before(self, until: float) -> int:
         """The training workers' peak RSS sampled before `until` (epoch seconds)."""
@@ -285,6 +296,7 @@ def train_run(cfg, shards: str, name: str, n: int, cap_bytes: int) -> dict:
     # rank 0 logs the last step's training metrics before it validates: the end of training
     trained = client.get_metric_history(result.mlflow_run_id, "train/loss")[-1].timestamp / 1e3
     figures = {"windows_per_s": last("windows_per_s"),
+               "data_wait_share": last("data_wait_share"),
                "first_batch_s": last("first_batch_seconds"),
                "train_wall_s": round(seconds, 1),
                "cache_split": result.cfg.train.cache_split,
@@ -301,6 +313,10 @@ def train_run(cfg, shards: str, name: str, n: int, cap_bytes: int) -> dict:
                "store_spilled_mb": _mb(stats.spilled_bytes_total),
                "store_restored_mb": _mb(stats.restored_bytes_total)}
     figures.update({f"worker{i}_peak_rss_mb": _mb(rss) for i, rss in enumerate(workers)})
+    for role in ("train_worker", "data_worker", "raylet", "driver"):
+        user, system = sampler.cpu_seconds(role)
+        figures[f"cpu_user_s_{role}"], figures[f"cpu_system_s_{role}"] = (
+            round(user, 1), round(system, 1))
     return figures
 
 
@@ -387,7 +403,7 @@ def table(figures: dict, ns: list[int], topologies: list[str]) -> str:
     """The README's "Scale" table: one row per N and topology (and the in-memory
     reference run, when there is one)."""
     head = ("| N | topology, cache | piece h | audio h (files) | prepared MB "
-            "| ingest audio-s/s | windows/s (rank 0) | first batch s | driver RSS MB "
+            "| ingest audio-s/s | windows/s (rank 0) | data wait % | first batch s | driver RSS MB "
             "| worker RSS MB (peak training / with validation) "
             "| data workers MB (peak RSS of one / PSS of all) | store peak MB | spilled MB "
             "| windows/s vs N0 | worker RSS vs N0 |")
@@ -403,6 +419,7 @@ def table(figures: dict, ns: list[int], topologies: list[str]) -> str:
             f"| {n * figures['piece_seconds'] / 3600:.2f} "
             f"| {figures[f'{n}_audio_seconds'] / 3600:.2f} | {figures[f'{n}_prepared_mb']:.0f} "
             f"| {figures[f'{n}_ingest_audio_s_per_s']:.0f} | {f['windows_per_s']:.1f} "
+            f"| {100 * f['data_wait_share']:.0f} "
             f"| {f['first_batch_s']:.1f} | {f['driver_peak_rss_mb']:.0f} "
             f"| {f['worker_train_peak_rss_mb']:.0f} / {f['worker_peak_rss_mb']:.0f} "
             f"| {f['data_worker_peak_rss_mb']:.0f} / "

@@ -124,15 +124,16 @@ def _log_start(logger: RunLogger | None, step: int) -> None:
             logger.tag(RESUMED_TAG, str(step))
 
 
-def _report_step(step: int, parts: dict, throughput: float, model, optimizer, rank: int,
+def _report_step(step: int, parts: dict, speed: dict, model, optimizer, rank: int,
                  validation, logger, cfg: Config) -> None:
-    """At checkpoint and validation steps: validate on rank 0, then report at the barrier."""
+    """At checkpoint and validation steps: validate on rank 0, then report at the barrier.
+    `speed`: windows_per_s and data_wait_share since the first batch."""
     checkpoint_now = step % cfg.train.checkpoint_every == 0 or step == cfg.train.steps
     evaluate_now = (step % cfg.train.eval_every == 0 or step == cfg.train.steps
                     or checkpoint_now)  # checkpoints are kept by their validation score
     if not (checkpoint_now or evaluate_now):
         return
-    metrics = {"step": step, "train/loss": float(parts["loss"]), "windows_per_s": throughput}
+    metrics = {"step": step, "train/loss": float(parts["loss"]), **speed}
     if evaluate_now and rank == 0:
         model.eval()
         started = time.perf_counter()
@@ -164,14 +165,19 @@ def train_loop_per_worker(loop_config: dict) -> None:
     train_split = _Split(train_shard, cfg, device)
     validation = (_Split(ray.train.get_dataset_shard("valid"), cfg, torch.device("cpu"))
                   if rank == 0 else None)
-    epoch, started, seen = step, None, 0  # throughput clock starts at the first batch
+    # throughput clock starts at the first batch; `waited`: seconds since then spent waiting
+    # for the next batch (the input pipeline's share of the steps, epoch restarts included)
+    epoch, started, seen, waited, resumed = step, None, 0, 0.0, None
     while step < cfg.train.steps:
         epoch_start = step
         for batch in train_split.epoch(epoch):
+            arrived = time.perf_counter()
             if started is None:
-                started = time.perf_counter()
+                started = arrived
                 if logger:  # how long the first batch took to stream in, seconds
                     logger.metrics({"first_batch_seconds": started - loop_started}, step)
+            else:
+                waited += arrived - resumed
             try:
                 parts = train_step(model, optimizer, batch, step, cfg, rank)
             except NonFiniteLoss as exc:
@@ -182,8 +188,11 @@ def train_loop_per_worker(loop_config: dict) -> None:
             seen += batch["x"].shape[0]
             if logger and (step % cfg.train.log_every == 0 or step == cfg.train.steps):
                 logger.metrics({f"train/{k}": v for k, v in as_floats(parts).items()}, step)
-            _report_step(step, parts, seen / (time.perf_counter() - started), model, optimizer,
-                         rank, validation, logger, cfg)
+            elapsed = time.perf_counter() - started
+            _report_step(step, parts, {"windows_per_s": seen / elapsed,
+                                       "data_wait_share": waited / elapsed},
+                         model, optimizer, rank, validation, logger, cfg)
+            resumed = time.perf_counter()  # validation and checkpoints are not waits
             if step >= cfg.train.steps:
                 break
         if step == epoch_start:
