@@ -3,16 +3,13 @@
 # (they start Ray, or share the session's smoke corpus and model) one at a time in one
 # process, since several Ray instances on one machine break Ray Train's own state queries;
 # every other test (unit tests, services, corpus builds) in the other.
-# The other process runs at a lower priority (nice 10): the serial tests mostly wait on
-# process starts (Ray workers, servers) that need the CPU in bursts, while a CPU-bound
-# unit test (the demo model's 150 steps on 2 threads) would take it from them.
 # Usage: tests/suite.sh PYTHON [pytest args, -m included]; the second process's report
 # prints last. The part each process runs is chosen in tests/conftest.py.
 set -uo pipefail
 python=$1; shift
 others_log=$(mktemp)
 trap 'rm -f "$others_log"' EXIT
-MSVAE_SUITE_PART=others nice -n 10 "$python" -m pytest "$@" >"$others_log" 2>&1 &
+MSVAE_SUITE_PART=others "$python" -m pytest "$@" >"$others_log" 2>&1 &
 others=$!
 MSVAE_SUITE_PART=serial "$python" -m pytest "$@"
 rc=$?
