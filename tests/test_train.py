@@ -20,6 +20,7 @@ from msvae.config import dataset_model_name, load
 from msvae.ray_start import init_ray
 from msvae.tracking.connect import connect
 from msvae.tracking.registry import SCORE_METRIC
+from msvae.train.checkpoint import MARKER as CHECKPOINT_MARKER
 from msvae.train.launch import train
 from msvae.train.loop import RESUMED_TAG
 
@@ -133,15 +134,21 @@ def storage_has_checkpoints(cfg, run_name: str) -> bool:
     return any("checkpoint" in p for p in fs.ls(path))
 
 
+def _complete_checkpoints(cfg, run_name: str) -> list[str]:
+    """The run's checkpoint markers in storage as listed now (written last, so each names a
+    checkpoint whole)."""
+    fs, path = storage.filesystem(cfg, storage.join(cfg.storage.root, "runs", run_name))
+    fs.invalidate_cache()
+    return fs.glob(f"{path}/checkpoint_*/{CHECKPOINT_MARKER}")
+
+
 def _kill_a_worker_once_checkpointed(cfg, run_name: str, killed: list) -> None:
     """Wait until the run's first checkpoint is complete in storage, then SIGKILL one Ray
     Train worker process. (Storage, not MLflow: rank 0 buffers its metrics for 5 s, so a
     step it logged can show there only once the run is nearly over.)"""
-    fs, path = storage.filesystem(cfg, storage.join(cfg.storage.root, "runs", run_name))
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and not killed:
-        fs.invalidate_cache()
-        if fs.glob(f"{path}/checkpoint_*/COMPLETE"):
+        if _complete_checkpoints(cfg, run_name):
             for proc in psutil.process_iter(["cmdline"]):
                 if "RayTrainWorker" in " ".join(proc.info["cmdline"] or []):
                     proc.kill()
@@ -324,7 +331,6 @@ def test_sigkill_of_the_s3_server_mid_training_then_resume(services, smoke_prepa
                       Bucket=bucket, Prefix=prefix) for o in page.get("Contents", [])}
         for key, data in shards.items():
             mine.put_object(Bucket=bucket, Key=key, Body=data)
-        fs = storage.s3_filesystem(cfg)
         train_args = ["train", "--run-name", "crash", *smoke,
                       "--set", "train.checkpoint_every=5", "--set", "train.eval_every=5"]
         proc = subprocess.Popen([sys.executable, "-m", "msvae", *train_args,
@@ -332,7 +338,7 @@ def test_sigkill_of_the_s3_server_mid_training_then_resume(services, smoke_prepa
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline, saved = time.monotonic() + 400, []
         while time.monotonic() < deadline and not saved and proc.poll() is None:
-            saved = [p for p in fs.glob("msvae/runs/crash/checkpoint_*/COMPLETE")]
+            saved = _complete_checkpoints(cfg, "crash")
             time.sleep(1)
         assert saved, "no checkpoint was written"
         time.sleep(2 * SNAPSHOT_S + 1)  # a snapshot has taken it
@@ -347,7 +353,7 @@ def test_sigkill_of_the_s3_server_mid_training_then_resume(services, smoke_prepa
         mine = storage.boto3_client(cfg)  # the restarted server's endpoint
         assert {key: mine.get_object(Bucket=bucket, Key=key)["Body"].read()
                 for key in shards} == shards
-        kept = [int(fs.cat(p)) for p in fs.glob("msvae/runs/crash/checkpoint_*/COMPLETE")]
+        kept = [int(fs.cat(p)) for p in _complete_checkpoints(cfg, "crash")]
         assert kept, "no checkpoint survived the crash"
         resumed = msvae("train", "--resume", "crash", *smoke, "--set",
                         f"train.steps={max(kept) + 10}", timeout=900)
