@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 import time
@@ -13,6 +14,7 @@ import psutil
 import pytest
 import ray
 from mlflow import MlflowClient
+from ray.train.v2._internal.constants import CHECKPOINT_MANAGER_SNAPSHOT_FILENAME
 
 from msvae import storage
 from msvae.cli import main
@@ -142,13 +144,27 @@ def _complete_checkpoints(cfg, run_name: str) -> list[str]:
     return fs.glob(f"{path}/checkpoint_*/{CHECKPOINT_MARKER}")
 
 
+def _registered_checkpoint(cfg, run_name: str) -> str | None:
+    """The latest checkpoint Ray Train's controller has registered for the run (its
+    checkpoint-manager snapshot in the run folder), or None: a restart resumes from this
+    one, not from a checkpoint uploaded whose report the controller has yet to take."""
+    fs, path = storage.filesystem(cfg, storage.join(cfg.storage.root, "runs", run_name))
+    fs.invalidate_cache()
+    try:
+        state = json.loads(fs.cat(f"{path}/{CHECKPOINT_MANAGER_SNAPSHOT_FILENAME}"))
+    except FileNotFoundError:
+        return None
+    return (state.get("latest_checkpoint_result") or {}).get("checkpoint_dir_name")
+
+
 def _kill_a_worker_once_checkpointed(cfg, run_name: str, killed: list) -> None:
-    """Wait until the run's first checkpoint is complete in storage, then SIGKILL one Ray
-    Train worker process. (Storage, not MLflow: rank 0 buffers its metrics for 5 s, so a
-    step it logged can show there only once the run is nearly over.)"""
+    """Wait until the controller has registered the run's first checkpoint, then SIGKILL
+    one Ray Train worker process. (Not MLflow: rank 0 buffers its metrics for 5 s; nor a
+    checkpoint complete in storage: one killed there before the controller took its report
+    restarted at step 0.)"""
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and not killed:
-        if _complete_checkpoints(cfg, run_name):
+        if _registered_checkpoint(cfg, run_name):
             for proc in psutil.process_iter(["cmdline"]):
                 if "RayTrainWorker" in " ".join(proc.info["cmdline"] or []):
                     proc.kill()
@@ -298,6 +314,7 @@ def test_sigterm_and_a_scripts_sigint_end_the_run_killed_and_stop_its_ray_proces
             proc.wait(timeout=60)
 
 
+@pytest.mark.model_process  # tests/suite.py: its two head processes then take as long
 def test_sigkill_of_the_s3_server_mid_training_then_resume(services, smoke_prepared, tmp_path):
     """The S3 server is SIGKILLed while a run checkpoints; after `services up` (which says
     what it recovered) the objects written before the last snapshot are there, byte for
