@@ -11,7 +11,7 @@ demo: install
 	$(VENV)/bin/msvae demo --config configs/demo.yaml
 
 test: install
-	$(PY) tests/suite.py $(PYTEST_ARGS)
+	bash tests/suite.sh $(PY) $(PYTEST_ARGS)
 
 install: system-packages $(VENV)/.installed
 

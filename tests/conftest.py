@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import shutil
 import signal
@@ -27,21 +25,9 @@ PORTABLE: dict = {}  # the fresh virtual environment built in the background, se
 os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.3")
 
 
-def _part_of(item) -> str:
-    """Which process of tests/suite.py runs a test: "others" (not serial), "own_ray", or one
-    of the two sharing its Ray head: "head:1" for the tests of the session's smoke model and
-    those marked `model_process` (the two then take about as long), "head:0" for the rest."""
-    if item.get_closest_marker("serial") is None:
-        return "others"
-    if item.get_closest_marker("own_ray"):
-        return "own_ray"
-    second = "smoke_model" in item.fixturenames or item.get_closest_marker("model_process")
-    return "head:1" if second else "head:0"
-
-
 def pytest_collection_modifyitems(session, config, items):
-    """Keep only this process's part of the suite when tests/suite.py names one
-    (MSVAE_SUITE_PART, see `_part_of`). When the portable-model test is selected,
+    """Keep only this process's part of the suite when tests/suite.sh names one
+    (MSVAE_SUITE_PART: "serial" or "others"). When the portable-model test is selected,
     start building its fresh virtual
     environment now, in the background, from the pins every registered model carries
     (msvae.tracking.registry.pinned_requirements): pip unpacks about 3 GB of wheels, which
@@ -49,9 +35,12 @@ def pytest_collection_modifyitems(session, config, items):
     requirements.txt lists exactly these pins."""
     part = os.environ.get("MSVAE_SUITE_PART")
     if part:
-        config.hook.pytest_deselected(items=[i for i in items if _part_of(i) != part])
-        items[:] = [i for i in items if _part_of(i) == part]
-    # tests with a Ray of their own last: the shared head is stopped once
+        mine = [(i.get_closest_marker("serial") is not None) == (part == "serial") for i in items]
+        config.hook.pytest_deselected(items=[i for i, m in zip(items, mine) if not m])
+        items[:] = [i for i, m in zip(items, mine) if m]
+    # tests with a Ray of their own last: the shared head is stopped once, and they run
+    # after the other process of tests/suite.sh has finished (a two-node cluster sharing the
+    # 2 CPUs with it took 166 s instead of 65)
     items.sort(key=lambda item: item.get_closest_marker("own_ray") is not None)
     if not any("test_portable_model" in item.nodeid for item in items):
         return
@@ -90,20 +79,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-HEAD_CPUS = 4  # the shared head's: two trainings side by side (1 CPU each) and Ray Data
-
-
 class RayHead:
-    """A real `ray start --head --block` on loopback, in a process group of its own (stopped
-    all at once: `ray start --block` takes ~30 s to stop on SIGTERM)."""
+    """A real `ray start --head --block` on loopback with 2 CPUs, in a process group of its
+    own (stopped all at once: `ray start --block` takes ~30 s to stop on SIGTERM)."""
 
-    def __init__(self, env: dict, log: Path, cpus: int = 2):
+    def __init__(self, env: dict, log: Path):
         self.port, dashboard = free_port(), free_port()
         self.dashboard = f"http://127.0.0.1:{dashboard}"
         self.temp = tempfile.mkdtemp(prefix="rh", dir="/tmp")  # Ray's socket paths stay short
         self.proc = subprocess.Popen(
             [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block",
-             f"--port={self.port}", f"--num-cpus={cpus}", "--dashboard-host=127.0.0.1",
+             f"--port={self.port}", "--num-cpus=2", "--dashboard-host=127.0.0.1",
              f"--dashboard-port={dashboard}", f"--temp-dir={self.temp}"],
             env=env, start_new_session=True, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120
@@ -125,31 +111,24 @@ class RayHead:
 class SharedHead:
     """One Ray head for the session's Ray tests, joined through RAY_ADDRESS by every
     `ray.init` of this process and of the msvae commands it starts: a local start costs
-    ~5 s (0.7 s to join), and the suite starts Ray about 20 times. Under tests/suite.py the
-    head is its own (MSVAE_SUITE_RAY, its address), shared by two processes."""
+    ~5 s (0.7 s to join), and the suite starts Ray about 20 times."""
 
     def __init__(self, log: Path):
-        self.log, self.head, self.joined = log, None, False
+        self.log, self.head = log, None
 
     def start(self) -> None:
-        if self.joined:
-            return
-        given = os.environ.get("MSVAE_SUITE_RAY")
-        if given is None:
-            self.head = RayHead(dict(os.environ, RAY_AUTH_MODE="disabled"), self.log,
-                                HEAD_CPUS)
-        os.environ["RAY_ADDRESS"] = given or f"127.0.0.1:{self.head.port}"
-        self.joined = True
+        if self.head is None:
+            self.head = RayHead(dict(os.environ, RAY_AUTH_MODE="disabled"), self.log)
+            os.environ["RAY_ADDRESS"] = f"127.0.0.1:{self.head.port}"
 
     def stop(self) -> None:
-        if self.joined:
+        if self.head is not None:
             import ray
 
             ray.shutdown()
             del os.environ["RAY_ADDRESS"]
-            if self.head is not None:
-                self.head.stop()
-            self.head, self.joined = None, False
+            self.head.stop()
+            self.head = None
 
 
 @pytest.fixture(scope="session")
@@ -174,28 +153,11 @@ def _ray_of_the_test(request, shared_head):
 @pytest.fixture(scope="session")
 def services(tmp_path_factory):
     """Config pointing at a real S3 server and MLflow server, started once per session."""
-    given = os.environ.get("MSVAE_SUITE_SERVICES")  # tests/suite.py's, shared by its parts
-    state = given or tmp_path_factory.mktemp("services")
+    state = tmp_path_factory.mktemp("services")
     cfg = load(overrides=[f"services.state_dir={state}"])
-    if given:
-        yield cfg
-        return
     embedded.up(cfg, log=lambda *_: None)
     yield cfg
     embedded.down(cfg, log=lambda *_: None)
-
-
-@contextlib.contextmanager
-def _one_process_at_a_time(name: str):
-    """Under tests/suite.py (MSVAE_SUITE_LOCKS), a lock its parts share, so one of them
-    builds a session product and the others then find it made; a no-op otherwise."""
-    folder = os.environ.get("MSVAE_SUITE_LOCKS")
-    if folder is None:
-        yield
-        return
-    with open(Path(folder) / f"{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 @pytest.fixture(scope="session")
@@ -204,9 +166,7 @@ def smoke_manifest(services):
     from msvae.corpus.build import build
 
     cfg = load("configs/smoke.yaml", [f"services.state_dir={services.services.state_dir}"])
-    with _one_process_at_a_time("smoke-corpus"):  # a second build finds it whole
-        return build(cfg, "s3://msvae/corpus-smoke", cfg.corpus.pieces,
-                     cfg.corpus.seed).manifest
+    return build(cfg, "s3://msvae/corpus-smoke", cfg.corpus.pieces, cfg.corpus.seed).manifest
 
 
 @pytest.fixture(scope="session")
@@ -219,13 +179,10 @@ def smoke_prepared(services, smoke_manifest, shared_head):
     from msvae.ray_start import init_ray
 
     cfg = load("configs/smoke.yaml", [f"services.state_dir={services.services.state_dir}"])
-    # tests/suite.py's own_ray part finds them prepared by the parts before it, without Ray
-    if os.environ.get("MSVAE_SUITE_PART") != "own_ray":
-        shared_head.start()
-        init_ray()
+    shared_head.start()
+    init_ray()
     try:
-        with _one_process_at_a_time("smoke-prepared"):  # a second call finds it prepared
-            return prepared_for(cfg, smoke_manifest)[0]
+        return prepared_for(cfg, smoke_manifest)[0]
     finally:
         ray.shutdown()  # tests that start their own Ray (a two-node cluster) find none
 

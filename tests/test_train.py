@@ -7,6 +7,7 @@ import json
 import os
 import threading
 import time
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -165,8 +166,10 @@ def _kill_a_worker_once_checkpointed(cfg, run_name: str, killed: list) -> None:
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and not killed:
         if _registered_checkpoint(cfg, run_name):
-            for proc in psutil.process_iter(["cmdline"]):
-                if "RayTrainWorker" in " ".join(proc.info["cmdline"] or []):
+            for proc in psutil.process_iter(["cmdline", "cwd"]):  # Ray Train's working
+                # directory is named after the run: another run's workers are left alone
+                if ("RayTrainWorker" in " ".join(proc.info["cmdline"] or [])
+                        and Path(proc.info["cwd"] or "/").name == run_name):
                     proc.kill()
                     killed.append(proc.pid)
                     return
@@ -314,7 +317,6 @@ def test_sigterm_and_a_scripts_sigint_end_the_run_killed_and_stop_its_ray_proces
             proc.wait(timeout=60)
 
 
-@pytest.mark.model_process  # tests/suite.py: its two head processes then take as long
 def test_sigkill_of_the_s3_server_mid_training_then_resume(services, smoke_prepared, tmp_path):
     """The S3 server is SIGKILLed while a run checkpoints; after `services up` (which says
     what it recovered) the objects written before the last snapshot are there, byte for

@@ -9,6 +9,7 @@ every rank at the same step and leaves the reason on the MLflow run for the driv
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 
@@ -26,6 +27,8 @@ from msvae.tracking.run_logger import RunLogger
 from msvae.train import checkpoint as ckpt
 from msvae.train.datasets import CACHE_BYTES
 from msvae.train.step import NonFiniteLoss, autocast, optimizer_for, train_step
+
+log = logging.getLogger(__name__)
 
 STOP_TAG = "msvae.stopped"
 RESUMED_TAG = "msvae.resumed_from_step"
@@ -96,7 +99,7 @@ def _restore(model, optimizer) -> int:
     checkpoint = ray.train.get_checkpoint()
     if checkpoint is None:
         return 0
-    with checkpoint.as_directory() as directory:
+    with _complete(checkpoint).as_directory() as directory:
         return ckpt.restore(directory, _unwrap(model), optimizer)
 
 
@@ -108,6 +111,33 @@ def _report(step: int, metrics: dict, model, optimizer, rank: int, save: bool) -
             ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(directory))
     else:
         ray.train.report(metrics)
+
+
+def _complete(checkpoint: ray.train.Checkpoint) -> ray.train.Checkpoint:
+    """The checkpoint, or, when it lacks its marker (a storage server that crashed while it
+    was uploaded kept only part of it), the newest complete one beside it in the run's
+    folder, with a warning naming both; IncompleteCheckpoint's error when there is none."""
+    import pyarrow.fs as pafs
+
+    fs, path = checkpoint.filesystem, checkpoint.path
+    if fs.get_file_info(f"{path}/{ckpt.MARKER}").type == pafs.FileType.File:
+        return checkpoint
+    folder = path.rstrip("/").rsplit("/", 1)[0]
+    folders = [info.path for info in fs.get_file_info(pafs.FileSelector(folder))
+               if info.type == pafs.FileType.Directory
+               and info.base_name.startswith("checkpoint_")]
+    steps = {}
+    for marker in (f"{f}/{ckpt.MARKER}" for f in folders):
+        if fs.get_file_info(marker).type == pafs.FileType.File:
+            with fs.open_input_stream(marker) as stream:
+                steps[marker.rsplit("/", 1)[0]] = int(stream.read() or 0)
+    if not steps:
+        raise ckpt.IncompleteCheckpoint(f"{path}: checkpoint incomplete (no {ckpt.MARKER} "
+                                        "marker), and no complete one beside it")
+    newest = max(steps, key=steps.get)
+    log.warning("checkpoint %s is incomplete (no %s marker): resuming from %s (step %d)",
+                path, ckpt.MARKER, newest, steps[newest])
+    return ray.train.Checkpoint(newest, filesystem=fs)
 
 
 def _unwrap(model):
