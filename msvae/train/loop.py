@@ -173,6 +173,8 @@ def _report_step(step: int, parts: dict, speed: dict, model, optimizer, rank: in
         # the other ranks wait this long at the report barrier
         metrics["valid_seconds"] = time.perf_counter() - started
         logger.metrics({k: v for k, v in metrics.items() if k != "step"}, step)
+    if logger:  # in MLflow before Ray has the report, as Tune may stop the trial on it
+        logger.flush()
     _report(step, metrics, model, optimizer, rank, save=checkpoint_now)
 
 

@@ -76,3 +76,32 @@ def test_the_best_checkpoint_is_the_highest_finite_validation_score():
     assert best_checkpoint(result) == ("b", {SCORE_METRIC: 0.3})
     result.best_checkpoints = [("latest", {SCORE_METRIC: float("nan")})]
     assert best_checkpoint(result) == ("latest", {"step": 30})
+
+
+class RecordingLogger:
+    """A stand-in for rank 0's RunLogger that records the order of its calls."""
+
+    def __init__(self, calls: list):
+        self.calls = calls
+
+    def metrics(self, values: dict, step: int) -> None:
+        self.calls.append(("metrics", step))
+
+    def flush(self) -> None:
+        self.calls.append(("flush",))
+
+
+def test_rank_0_sends_its_metrics_before_ray_has_the_report(monkeypatch):
+    """Tune may stop a trial on a report, so what the report carries is in MLflow first."""
+    import ray.train.torch
+
+    calls: list = []
+    monkeypatch.setattr(loop, "_report", lambda step, *_, **__: calls.append(("report", step)))
+    monkeypatch.setattr(loop, "evaluate", lambda *_: {"recon_error_db": -1.0})
+    monkeypatch.setattr(ray.train.torch, "get_device", lambda: CPU)
+    cfg = load(overrides=["train.eval_every=10", "train.checkpoint_every=10",
+                          "train.steps=100"])
+    for step in (5, 10):
+        loop._report_step(step, {"loss": torch.tensor(1.0)}, {}, torch.nn.Linear(1, 1), None,
+                          0, None, RecordingLogger(calls), cfg)
+    assert calls == [("metrics", 10), ("flush",), ("report", 10)]
