@@ -159,10 +159,10 @@ def _registered_checkpoint(cfg, run_name: str) -> str | None:
 
 
 def _kill_a_worker_once_checkpointed(cfg, run_name: str, killed: list) -> None:
-    """Wait until the controller has registered the run's first checkpoint, then SIGKILL
-    one Ray Train worker process. (Not MLflow: rank 0 buffers its metrics for 5 s; nor a
-    checkpoint complete in storage: one killed there before the controller took its report
-    restarted at step 0.)"""
+    """Wait until the controller has registered the run's first checkpoint, then SIGKILL a
+    Ray Train worker process of this run. (Neither the step in MLflow nor a checkpoint complete in
+    storage will do: both come before the controller takes the report, and a run killed
+    between the two restarted at step 0.)"""
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and not killed:
         if _registered_checkpoint(cfg, run_name):
