@@ -23,7 +23,7 @@ from msvae.config import dataset_model_name, load
 from msvae.ray_start import init_ray
 from msvae.tracking.connect import connect
 from msvae.tracking.registry import SCORE_METRIC
-from msvae.train.checkpoint import MARKER as CHECKPOINT_MARKER
+from msvae.train.checkpoint import complete_in
 from msvae.train.launch import train
 from msvae.train.loop import RESUMED_TAG
 
@@ -137,12 +137,11 @@ def storage_has_checkpoints(cfg, run_name: str) -> bool:
     return any("checkpoint" in p for p in fs.ls(path))
 
 
-def _complete_checkpoints(cfg, run_name: str) -> list[str]:
-    """The run's checkpoint markers in storage as listed now (written last, so each names a
-    checkpoint whole)."""
-    fs, path = storage.filesystem(cfg, storage.join(cfg.storage.root, "runs", run_name))
-    fs.invalidate_cache()
-    return fs.glob(f"{path}/checkpoint_*/{CHECKPOINT_MARKER}")
+def _complete_checkpoints(cfg, run_name: str) -> dict[str, int]:
+    """{checkpoint folder: step} of the run's checkpoints complete in storage as listed now
+    (their markers are written last)."""
+    return complete_in(*storage.pyarrow_filesystem(
+        cfg, storage.join(cfg.storage.root, "runs", run_name)))
 
 
 def _registered_checkpoint(cfg, run_name: str) -> str | None:
@@ -160,9 +159,9 @@ def _registered_checkpoint(cfg, run_name: str) -> str | None:
 
 def _kill_a_worker_once_checkpointed(cfg, run_name: str, killed: list) -> None:
     """Wait until the controller has registered the run's first checkpoint, then SIGKILL a
-    Ray Train worker process of this run. (Neither the step in MLflow nor a checkpoint complete in
-    storage will do: both come before the controller takes the report, and a run killed
-    between the two restarted at step 0.)"""
+    Ray Train worker process of this run. (Neither the step in MLflow nor a checkpoint
+    complete in storage will do: both come before the controller takes the report, and a
+    run killed between the two restarted at step 0.)"""
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and not killed:
         if _registered_checkpoint(cfg, run_name):
@@ -368,11 +367,10 @@ def test_sigkill_of_the_s3_server_mid_training_then_resume(services, smoke_prepa
         up = msvae("services", "up", *common)
         assert up.returncode == 0 and "after an unclean stop" in up.stdout, up.stdout
         assert "recovered" in up.stdout
-        fs = storage.s3_filesystem(cfg)  # the restarted server's endpoint
         mine = storage.boto3_client(cfg)  # the restarted server's endpoint
         assert {key: mine.get_object(Bucket=bucket, Key=key)["Body"].read()
                 for key in shards} == shards
-        kept = [int(fs.cat(p)) for p in _complete_checkpoints(cfg, "crash")]
+        kept = list(_complete_checkpoints(cfg, "crash").values())
         assert kept, "no checkpoint survived the crash"
         resumed = msvae("train", "--resume", "crash", *smoke, "--set",
                         f"train.steps={max(kept) + 10}", timeout=900)

@@ -91,6 +91,21 @@ def load(directory: str | Path) -> dict:
     return safe_load(directory / STATE)
 
 
+def complete_in(fs, folder: str) -> dict[str, int]:
+    """{checkpoint folder: its step} for each `checkpoint_*` folder in `folder` (a pyarrow
+    filesystem and a path in it) whose marker is there; {} when `folder` does not exist."""
+    import pyarrow.fs as pafs
+
+    steps = {}
+    for info in fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True)):
+        marker = f"{info.path}/{MARKER}"
+        if (info.type == pafs.FileType.Directory and info.base_name.startswith("checkpoint_")
+                and fs.get_file_info(marker).type == pafs.FileType.File):
+            with fs.open_input_stream(marker) as stream:
+                steps[info.path] = int(stream.read() or 0)  # `save` writes the step there
+    return steps
+
+
 def safe_load(path: str | Path):
     """torch.load with weights_only=True, on CPU; BadCheckpoint names the file."""
     try:

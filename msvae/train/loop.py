@@ -122,15 +122,7 @@ def _complete(checkpoint: ray.train.Checkpoint) -> ray.train.Checkpoint:
     fs, path = checkpoint.filesystem, checkpoint.path
     if fs.get_file_info(f"{path}/{ckpt.MARKER}").type == pafs.FileType.File:
         return checkpoint
-    folder = path.rstrip("/").rsplit("/", 1)[0]
-    folders = [info.path for info in fs.get_file_info(pafs.FileSelector(folder))
-               if info.type == pafs.FileType.Directory
-               and info.base_name.startswith("checkpoint_")]
-    steps = {}
-    for marker in (f"{f}/{ckpt.MARKER}" for f in folders):
-        if fs.get_file_info(marker).type == pafs.FileType.File:
-            with fs.open_input_stream(marker) as stream:
-                steps[marker.rsplit("/", 1)[0]] = int(stream.read() or 0)
+    steps = ckpt.complete_in(fs, path.rstrip("/").rsplit("/", 1)[0])
     if not steps:
         raise ckpt.IncompleteCheckpoint(f"{path}: checkpoint incomplete (no {ckpt.MARKER} "
                                         "marker), and no complete one beside it")
