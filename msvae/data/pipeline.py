@@ -22,6 +22,7 @@ import ray
 
 from msvae import storage
 from msvae.config import Config
+from msvae.data import idle_wait
 from msvae.data.ingest_piece import process_piece
 from msvae.manifest import ManifestError, load_manifest, piece_rows
 
@@ -74,6 +75,7 @@ def _stream_batch(batch: dict, cfg: Config) -> dict:
 
 def _piece_items(cfg: Config, manifest: pd.DataFrame) -> ray.data.Dataset:
     """One row per piece (its manifest rows as JSON), cfg.data.pieces_per_task a block."""
+    idle_wait.install()
     items = [{"rows": json.dumps(rows)} for rows in piece_rows(manifest)]
     blocks = max(1, math.ceil(len(items) / cfg.data.pieces_per_task))
     return ray.data.from_items(items, override_num_blocks=blocks)
@@ -122,6 +124,7 @@ def load_prepared(cfg: Config, uri: str, split: str, columns: list[str] = TRAIN_
     With `order_seed` the shard files are read in a seeded random order, a new one on every
     pass over the dataset (every epoch) when `reorder_each_pass`: the order comes from the
     file list alone, so the split streams and is never materialised."""
+    idle_wait.install()
     fs, path = _split_folder(cfg, uri, split)
     shuffle = None if order_seed is None else ray.data.FileShuffleConfig(
         seed=order_seed, reseed_after_execution=reorder_each_pass)
