@@ -51,6 +51,7 @@ from _common import emit  # noqa: E402
 
 from msvae import storage  # noqa: E402
 from msvae.config import load, override  # noqa: E402
+from msvae.ray_start import keep_workers  # noqa: E402
 
 MB = 1 << 20
 QUIET = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
@@ -464,6 +465,7 @@ def main() -> None:
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    keep_workers()  # the Ray nodes started here keep idle workers as msvae's own do
     ns = sorted(int(p) for p in args.pieces.split(","))
     topologies = [t for t in args.topologies.split(",") if t]
     work = Path(args.work).resolve()

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from msvae.config import load
+from msvae.ray_start import keep_workers
 from msvae.services import embedded
 
 PORTABLE: dict = {}  # the fresh virtual environment built in the background, see below
@@ -23,6 +24,7 @@ PORTABLE: dict = {}  # the fresh virtual environment built in the background, se
 # its 16 waiting on those polls (compare at a tiny budget: 83 s, 72 s at 0.3 s). The trainer
 # passes the variable on to its controller, on the shared head too.
 os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.3")
+keep_workers()  # every Ray node the suite starts (its heads, the simulated clusters) too
 
 
 def pytest_collection_modifyitems(session, config, items):
