@@ -33,12 +33,11 @@ class WaitWhenIdle(ExecutionCallback):
     """Sleeps IDLE_S after each scheduling step that left `progress` unchanged."""
 
     def __init__(self) -> None:
-        self.last, self.waits = None, 0
+        self.last = None
 
     def on_execution_step(self, executor) -> None:
         now = progress(executor)
         if now == self.last:
-            self.waits += 1
             time.sleep(IDLE_S)
         self.last = now
 
