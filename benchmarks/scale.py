@@ -39,21 +39,20 @@ import logging
 import os
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("RAY_DATA_DISABLE_PROGRESS_BARS", "1")
 
-import psutil  # noqa: E402
 from _common import emit  # noqa: E402
+from _embedded_s3 import embedded_s3, largest_embedded  # noqa: E402
+from _sampling import MB, Sampler, mb, store_stats  # noqa: E402
 
 from msvae import storage  # noqa: E402
 from msvae.config import load, override  # noqa: E402
 from msvae.ray_start import keep_workers  # noqa: E402
 
-MB = 1 << 20
 QUIET = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
 CONFIG = "configs/smoke.yaml"
 # The simulated nodes have 1 CPU each, as in tests/test_cluster_runs.py: 0.75 CPU per
@@ -64,120 +63,6 @@ TOPOLOGIES = {
     "one_node": {"nodes": 1, "node_cpus": 2, "cpus_per_worker": 0.5, "read_cpus": 0.25},
     "two_nodes": {"nodes": 2, "node_cpus": 1, "cpus_per_worker": 0.75, "read_cpus": 0.2},
 }
-# Ray's and Ray Train's own service processes (seen in Ray 2.60), not data workers
-RAY_SYSTEM = {"DashboardAgent", "RuntimeEnvAgent", "PlacementGroupCleaner",
-              "SynchronizationActor", "PreemptionWatcher", "_AutoscalingCoordinatorActor"}
-
-
-class Sampler(threading.Thread):
-    """Peak RSS of this process and of every process under it by role (Ray's training
-    workers, its other worker processes, the raylets), and the object store's peak use,
-    sampled every `interval_s` until `stop()`."""
-
-    def __init__(self, interval_s: float = 0.5, store_every: int = 4):
-        super().__init__(daemon=True)
-        self.interval_s, self.store_every = interval_s, store_every
-        self.peaks: dict[tuple[str, int], int] = {}  # (role, pid) -> peak RSS, bytes
-        self.cpu: dict[tuple[str, int], tuple[float, float]] = {}  # -> last (user, system) s
-        self.role_totals: dict[str, int] = {}  # role -> peak of the role's summed PSS
-        self.store = {"used": 0, "fallback": 0}
-        self.timeline: list[tuple[float, int]] = []  # (epoch seconds, a training worker's RSS)
-        self._halt = threading.Event()
-        self._state = _store_state()
-
-    @staticmethod
-    def role(proc: psutil.Process) -> str | None:
-        if proc.pid == os.getpid():
-            return "driver"
-        title = (proc.cmdline() or [""])[0]
-        if not title.startswith("ray::"):
-            return "raylet" if title.endswith("/raylet") else None  # GCS, services, ...
-        name = title[len("ray::"):].split(".")[0]
-        if name == "RayTrainWorker":
-            return "train_worker"
-        if name == "TrainController":
-            return "controller"
-        # Ray Data's tasks (ReadParquet, MapBatches, ...) and actors (SplitCoordinator,
-        # DatasetManager, _StatsActor) and the pooled workers that ran them (IDLE)
-        return None if name in RAY_SYSTEM else "data_worker"
-
-    def sample(self, shared_out: bool = False) -> None:
-        """Each process's RSS; with `shared_out` also each role's summed PSS (shared pages
-        divided among the processes that map them: a sum that counts libraries once)."""
-        me = psutil.Process()
-        totals: dict[str, int] = {}
-        for proc in [me, *me.children(recursive=True)]:
-            try:
-                role, rss = self.role(proc), proc.memory_info().rss
-                pss = proc.memory_full_info().pss if role and shared_out else 0
-                times = proc.cpu_times()
-            except psutil.Error:
-                continue
-            if role:
-                key = (role, proc.pid)
-                self.peaks[key] = max(self.peaks.get(key, 0), rss)
-                self.cpu[key] = (times.user, times.system)
-                if role == "train_worker":
-                    self.timeline.append((time.time(), rss))
-                totals[role] = totals.get(role, 0) + pss
-        for role, total in totals.items():
-            self.role_totals[role] = max(self.role_totals.get(role, 0), total)
-
-    def sample_store(self) -> None:
-        stats = store_stats(self._state)
-        self.store["used"] = max(self.store["used"], stats.object_store_bytes_used)
-        self.store["fallback"] = max(self.store["fallback"], stats.object_store_bytes_fallback)
-
-    def run(self) -> None:
-        tick = 0
-        while not self._halt.is_set():
-            self.sample(shared_out=tick % self.store_every == 0)
-            if tick % self.store_every == 0:
-                try:
-                    self.sample_store()
-                except Exception:  # noqa: BLE001 - the store's RPC may time out under load
-                    pass
-            tick += 1
-            self._halt.wait(self.interval_s)
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join()
-        self.sample(shared_out=True)
-
-    def cpu_seconds(self, role: str) -> tuple[float, float]:
-        """(user, system) CPU seconds of the role's processes as last sampled (a process
-        that lived under one interval is missed)."""
-        mine = [t for (r, _), t in self.cpu.items() if r == role]
-        return sum(u for u, _ in mine), sum(s for _, s in mine)
-
-    def worker_peak_before(self, until: float) -> int:
-        """The training workers' peak RSS sampled before `until` (epoch seconds)."""
-        return max((rss for t, rss in self.timeline if t < until), default=0)
-
-    def role_peaks(self, role: str) -> list[int]:
-        """Each process's peak RSS in `role`, in pid order (bytes)."""
-        return [rss for (r, _), rss in sorted(self.peaks.items()) if r == role]
-
-
-def _store_state():
-    import ray
-    from ray._private.internal_api import get_state_from_address
-
-    return get_state_from_address(ray.get_runtime_context().gcs_address)
-
-
-def store_stats(state=None):
-    """The cluster's aggregate object-store stats (Ray 2.60: the raylets' store_stats)."""
-    from ray._private.internal_api import get_memory_info_reply
-
-    return get_memory_info_reply(state or _store_state()).store_stats
-
-
-def _mb(value: float) -> float:
-    return round(value / MB, 1)
-
-
 def base_config(args, work: Path) -> object:
     """configs/smoke.yaml with storage, tracking and the run's length set for the bench."""
     sets = [f"services.state_dir={work / 'services'}", f"train.steps={args.steps}",
@@ -233,9 +118,9 @@ def prepared(cfg, manifest: str, n: int, args) -> tuple[str, dict]:
                "audio_seconds": round(report["audio_seconds_in"], 1),
                "ingest_audio_s_per_s": report["audio_seconds_in"] / seconds,
                "windows": report["windows_out"],
-               "prepare_store_peak_mb": _mb(sampler.store["used"]),
-               "prepare_spilled_mb": _mb(stats.spilled_bytes_total),
-               "prepare_driver_peak_rss_mb": _mb(max(sampler.role_peaks("driver")))}
+               "prepare_store_peak_mb": mb(sampler.store["used"]),
+               "prepare_spilled_mb": mb(stats.spilled_bytes_total),
+               "prepare_driver_peak_rss_mb": mb(max(sampler.role_peaks("driver")))}
     storage.write_bytes(cfg, record, json.dumps(figures).encode())
     return out, figures
 
@@ -301,19 +186,19 @@ def train_run(cfg, shards: str, name: str, n: int, cap_bytes: int) -> dict:
                "first_batch_s": last("first_batch_seconds"),
                "train_wall_s": round(seconds, 1),
                "cache_split": result.cfg.train.cache_split,
-               "driver_peak_rss_mb": _mb(max(sampler.role_peaks("driver"))),
-               "worker_peak_rss_mb": _mb(max(workers)),
-               "worker_train_peak_rss_mb": _mb(sampler.worker_peak_before(trained)),
-               "data_worker_peak_rss_mb": _mb(max(sampler.role_peaks("data_worker"), default=0)),
-               "data_workers_total_peak_pss_mb": _mb(sampler.role_totals.get("data_worker", 0)),
+               "driver_peak_rss_mb": mb(max(sampler.role_peaks("driver"))),
+               "worker_peak_rss_mb": mb(max(workers)),
+               "worker_train_peak_rss_mb": mb(sampler.worker_peak_before(trained)),
+               "data_worker_peak_rss_mb": mb(max(sampler.role_peaks("data_worker"), default=0)),
+               "data_workers_total_peak_pss_mb": mb(sampler.role_totals.get("data_worker", 0)),
                "data_worker_processes": len(sampler.role_peaks("data_worker")),
-               "controller_peak_rss_mb": _mb(max(sampler.role_peaks("controller"), default=0)),
-               "raylet_peak_rss_mb": _mb(max(sampler.role_peaks("raylet"), default=0)),
-               "store_peak_used_mb": _mb(sampler.store["used"]),
-               "store_peak_fallback_mb": _mb(sampler.store["fallback"]),
-               "store_spilled_mb": _mb(stats.spilled_bytes_total),
-               "store_restored_mb": _mb(stats.restored_bytes_total)}
-    figures.update({f"worker{i}_peak_rss_mb": _mb(rss) for i, rss in enumerate(workers)})
+               "controller_peak_rss_mb": mb(max(sampler.role_peaks("controller"), default=0)),
+               "raylet_peak_rss_mb": mb(max(sampler.role_peaks("raylet"), default=0)),
+               "store_peak_used_mb": mb(sampler.store["used"]),
+               "store_peak_fallback_mb": mb(sampler.store["fallback"]),
+               "store_spilled_mb": mb(stats.spilled_bytes_total),
+               "store_restored_mb": mb(stats.restored_bytes_total)}
+    figures.update({f"worker{i}_peak_rss_mb": mb(rss) for i, rss in enumerate(workers)})
     for role in ("train_worker", "data_worker", "raylet", "driver"):
         user, system = sampler.cpu_seconds(role)
         figures[f"cpu_user_s_{role}"], figures[f"cpu_system_s_{role}"] = (
@@ -341,63 +226,6 @@ def ratios(figures: dict, topo: str, ns: list[int], base: str | None = None) -> 
             out[f"{topo}_ratio_{name}_{n}_vs_{base}"] = (figures[f"{topo}_{n}_{figure}"]
                                                          / figures[f"{topo}_{base}_{figure}"])
     return out
-
-
-def embedded_s3(cfg, shards: dict[int, str], work: Path) -> dict:
-    """Each N's shards uploaded to a fresh embedded S3 server and read back: its RSS."""
-    import shutil
-
-    from msvae.services import embedded
-    from msvae.services.state import read_state
-
-    out = {}
-    for n, uri in shards.items():
-        state_dir = work / f"embedded-s3-{n}"
-        shutil.rmtree(state_dir, ignore_errors=True)
-        s3 = override(cfg, {"services.state_dir": str(state_dir), "storage.root": "s3://scale",
-                            "storage.endpoint_url": None})
-        embedded.up(s3, log=lambda *_: None)
-        try:
-            server = psutil.Process(read_state(s3)["s3"]["pid"])
-            base = server.memory_info().rss
-            fs, path = storage.filesystem(cfg, uri)
-            files = [f for f in fs.find(path) if f.endswith(".parquet")]
-            peak, stored = base, 0
-            started = time.perf_counter()
-            for f in files:
-                data = fs.cat_file(f)
-                storage.write_bytes(s3, f"s3://scale/shards/{f[len(path):].lstrip('/')}", data)
-                stored += len(data)
-                peak = max(peak, server.memory_info().rss)
-            upload_s = time.perf_counter() - started
-            for _ in range(12):  # the server's snapshot (every 2 s) copies objects to disk
-                time.sleep(0.5)
-                peak = max(peak, server.memory_info().rss)
-            held = server.memory_info().rss
-            for f in files:
-                storage.read_bytes(s3, f"s3://scale/shards/{f[len(path):].lstrip('/')}")
-                peak = max(peak, server.memory_info().rss)
-        finally:
-            embedded.down(s3, log=lambda *_: None)
-            shutil.rmtree(state_dir, ignore_errors=True)
-        out.update({f"s3_{n}_stored_mb": _mb(stored), f"s3_{n}_empty_rss_mb": _mb(base),
-                    f"s3_{n}_held_rss_mb": _mb(held), f"s3_{n}_peak_rss_mb": _mb(peak),
-                    f"s3_{n}_upload_mb_per_s": round(stored / MB / upload_s, 1),
-                    f"s3_{n}_rss_per_stored_byte": round((held - base) / stored, 2),
-                    f"s3_{n}_peak_rss_per_stored_byte": round((peak - base) / stored, 2)})
-    return out
-
-
-def largest_embedded(figures: dict, ns: list[int], piece_hour_bytes: float) -> dict:
-    """The stored size (and piece-hours of shards) at which the embedded server's resident
-    memory reaches half this machine's RAM, from the largest N's peak bytes per byte."""
-    n = ns[-1]
-    per_byte = figures[f"s3_{n}_peak_rss_per_stored_byte"]
-    half = psutil.virtual_memory().total / 2 - figures[f"s3_{n}_empty_rss_mb"] * MB
-    stored = half / per_byte
-    return {"machine_ram_gb": round(psutil.virtual_memory().total / (1 << 30), 1),
-            "embedded_max_stored_gb_at_half_ram": round(stored / (1 << 30), 1),
-            "embedded_max_piece_hours_at_half_ram": round(stored / piece_hour_bytes, 1)}
 
 
 def table(figures: dict, ns: list[int], topologies: list[str]) -> str:
@@ -491,7 +319,7 @@ def main() -> None:
     for n in ns:
         shards[n], ingest = prepared(cfg, manifests[n], n, args)
         figures.update({f"{n}_{k}": v for k, v in ingest.items()})
-        figures[f"{n}_prepared_mb"] = _mb(shard_bytes(cfg, shards[n]))
+        figures[f"{n}_prepared_mb"] = mb(shard_bytes(cfg, shards[n]))
         figures[f"{n}_auto_decides"] = with_cache_decided(
             override(cfg, {"train.cache_split": "auto"}), shards[n]).train.cache_split
     figures["cap_below_largest_prepared"] = args.object_store_mb < figures[f"{ns[-1]}_prepared_mb"]
