@@ -23,7 +23,7 @@ from msvae.interrupts import interrupt_on_signals
 # A raylet stops idle worker processes, after 1 s, once it runs more than its soft limit:
 # by default the node's CPU count, actors included. Ray Data's tasks take fractions of a CPU
 # (data.read_cpus 0.25) beside the training workers, so on a small node every read task
-# started a fresh process (~2 s of imports here): 75 of them in a 100-step two-node run of
+# started a fresh process (~2 s of imports here): 73 of them in a 100-step two-node run of
 # benchmarks/scale.py, 9.8 windows/s, against 18 and 94.8 windows/s with 6 kept (docs/scale.md).
 WORKERS_KEPT = 8
 
