@@ -24,6 +24,9 @@ PORTABLE: dict = {}  # the fresh virtual environment built in the background, se
 # its 16 waiting on those polls (compare at a tiny budget: 83 s, 72 s at 0.3 s). The trainer
 # passes the variable on to its controller, on the shared head too.
 os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.3")
+# Ray Train's watcher of spot-instance preemption notices: one more actor process (1.4 CPU s
+# here) for every run, and no node of the suite is ever preempted
+os.environ.setdefault("RAY_TRAIN_ENABLE_PREEMPTION_WATCHER", "0")
 keep_workers()  # every Ray node the suite starts (its heads, the simulated clusters) too
 
 

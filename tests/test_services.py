@@ -73,6 +73,8 @@ def test_down_up_keeps_every_object_and_leaves_no_process(tmp_path):
     assert any(k.endswith("/") for k in before) and len(before) >= 4
 
     pids = _our_pids(read_state(cfg))
+    commands = [" ".join(psutil.Process(p).cmdline()) for p in pids]
+    assert not [c for c in commands if "huey" in c], commands  # no MLflow job runners
     assert _cli("services", "down", state_dir=tmp_path).returncode == 0
     assert not [p for p in pids if psutil.pid_exists(p)
                 and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
