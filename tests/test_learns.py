@@ -22,9 +22,6 @@ def test_demo_model_follows_the_reference_over_time(services, smoke_manifest):
     cfg = load("configs/demo.yaml", [f"services.state_dir={services.services.state_dir}",
                                      f"train.steps={STEPS}"])
     data = split_windows(cfg, smoke_manifest)
-    # one thread: beside the suite's other process, two threads on the 2 cores spun in
-    # OpenMP's waits and took 188 s (58 s with one)
-    torch.set_num_threads(1)
     model = train_local(cfg, *data["train"])
     x, mask = data["valid"]
     scores = evaluate(model, [{"x": x, "mask": mask}], cfg)
